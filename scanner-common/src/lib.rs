@@ -1,0 +1,159 @@
+//! Everything the XDP program and user space must agree on: the keyed probe cookie, the
+//! configuration the loader hands the program, the reply record it pushes through the ring
+//! buffer, its counters, and the wire constants both sides parse.
+//!
+//! `no_std`, no allocation, no loops the verifier could reject: this crate is compiled into the
+//! kernel program as well.
+#![no_std]
+
+pub mod cookie;
+pub mod wire;
+
+use bytemuck::{Pod, Zeroable};
+
+/// The nightly toolchain that builds the XDP program. Its LLVM major must equal bpf-linker's
+/// (22, the only LLVM Debian 12 ships); newer nightlies fail inside bpf-linker.
+pub const EBPF_TOOLCHAIN: &str = "nightly-2026-07-01";
+/// The LLVM major version that bpf-linker and [`EBPF_TOOLCHAIN`] share.
+pub const EBPF_LLVM_MAJOR: u32 = 22;
+
+/// Name of the XDP program in the object file.
+pub const XDP_PROGRAM: &str = "scanner";
+/// Name of the global holding [`XdpConfig`].
+pub const CONFIG_GLOBAL: &str = "CONFIG";
+/// Name of the ring buffer map carrying [`ReplyRecord`]s.
+pub const REPLIES_MAP: &str = "REPLIES";
+/// Name of the per-CPU counter array, indexed by [`Counter`].
+pub const COUNTERS_MAP: &str = "COUNTERS";
+/// Default ring buffer size: about 100k records of slack when user space falls behind.
+pub const DEFAULT_RING_BYTES: u32 = 1 << 22;
+
+/// The probe families the XDP program validates replies for (bits of [`XdpConfig::families`]).
+pub mod family {
+    /// TCP probes with the cookie in the sequence number and source port (SYN scan).
+    pub const TCP: u32 = 1 << 0;
+}
+
+/// Read-only configuration of one scan, loaded into the XDP program before it is attached.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct XdpConfig {
+    /// SipHash key of this scan (random per scan).
+    pub key: cookie::Key,
+    /// Our source address, as the value of its network-order bytes (`u32::from_be_bytes`).
+    pub source_ip: u32,
+    /// Probe families whose replies the program claims (see [`family`]).
+    pub families: u32,
+    /// Probes leave from `port_base + (cookie-derived bits & port_mask)`.
+    pub port_base: u16,
+    pub port_mask: u16,
+    pub _reserved: u32,
+}
+
+/// What kind of reply a record describes; the XDP program's verdict on the packet.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// TCP segment with SYN and ACK set, acknowledging our cookie.
+    TcpSynAck = 1,
+    /// TCP segment with RST set, acknowledging our cookie.
+    TcpRst = 2,
+    /// ICMP destination unreachable quoting one of our probes.
+    IcmpUnreachable = 4,
+}
+
+impl ReplyKind {
+    pub const fn from_u8(value: u8) -> Option<Self> {
+        match value {
+            1 => Some(Self::TcpSynAck),
+            2 => Some(Self::TcpRst),
+            4 => Some(Self::IcmpUnreachable),
+            _ => None,
+        }
+    }
+}
+
+/// One validated reply, as the XDP program pushes it into the ring buffer.
+///
+/// Addresses are the values of their network-order bytes (`u32::from_be_bytes`); ports and
+/// other integers are host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct ReplyRecord {
+    /// `bpf_ktime_get_ns()` when the reply arrived (CLOCK_MONOTONIC).
+    pub timestamp_ns: u64,
+    /// The address our probe went to (for ICMP errors: the quoted destination).
+    pub target: u32,
+    /// The reply's IPv4 source (differs from `target` when a router sent an ICMP error).
+    pub responder: u32,
+    /// The port our probe went to.
+    pub port: u16,
+    /// The probe's IP protocol (6 for TCP).
+    pub probe_proto: u8,
+    /// A [`ReplyKind`].
+    pub kind: u8,
+    /// The reply's IPv4 TTL.
+    pub ttl: u8,
+    /// TCP flags of a TCP reply.
+    pub tcp_flags: u8,
+    /// ICMP type and code of an ICMP reply.
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    /// The reply's IPv4 identification.
+    pub ip_id: u16,
+    /// The reply's TCP window.
+    pub tcp_window: u16,
+    pub _reserved: u32,
+}
+
+/// Per-CPU counters of the XDP program, indices into [`COUNTERS_MAP`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Every packet the program saw.
+    Seen = 0,
+    /// Replies that carried our cookie: recorded and dropped.
+    Matched = 1,
+    /// Packets shaped like replies to us whose cookie did not verify: passed on.
+    BadCookie = 2,
+    /// Matched replies lost because the ring buffer was full (still dropped).
+    RingFull = 3,
+}
+
+impl Counter {
+    pub const COUNT: u32 = 4;
+    pub const ALL: [Counter; Self::COUNT as usize] =
+        [Self::Seen, Self::Matched, Self::BadCookie, Self::RingFull];
+}
+
+#[cfg(feature = "user")]
+mod user {
+    // SAFETY: both are `#[repr(C)]`, `Pod` (checked by bytemuck's derive: no padding, every bit
+    // pattern valid), which is what aya requires of map values and globals.
+    unsafe impl aya::Pod for super::XdpConfig {}
+    unsafe impl aya::Pod for super::ReplyRecord {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_have_no_hidden_padding() {
+        assert_eq!(core::mem::size_of::<XdpConfig>(), 32);
+        assert_eq!(core::mem::size_of::<ReplyRecord>(), 32);
+    }
+
+    #[test]
+    fn reply_kinds_round_trip() {
+        for kind in [
+            ReplyKind::TcpSynAck,
+            ReplyKind::TcpRst,
+            ReplyKind::IcmpUnreachable,
+        ] {
+            assert_eq!(ReplyKind::from_u8(kind as u8), Some(kind));
+        }
+        assert_eq!(ReplyKind::from_u8(0), None);
+        assert_eq!(ReplyKind::from_u8(200), None);
+    }
+}

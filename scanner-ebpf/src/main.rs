@@ -1,0 +1,74 @@
+//! The reply classifier: attached in XDP to the scanner's interface, it recognises replies to
+//! our probes by their keyed cookie, pushes one [`ReplyRecord`] per reply into a ring buffer and
+//! drops the packet, so the host's stack never sees (or answers) it. Everything else passes.
+#![no_std]
+#![no_main]
+
+mod headers;
+mod icmp;
+mod record;
+mod tcp;
+
+use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
+use headers::{EthHdr, Ipv4Hdr, ptr_at};
+use scanner_common::{Counter, ReplyRecord, XdpConfig, wire};
+
+/// The scan's configuration; user space sets it with `EbpfLoader::set_global` before loading.
+#[unsafe(no_mangle)]
+static CONFIG: XdpConfig = XdpConfig {
+    key: scanner_common::cookie::Key { k0: 0, k1: 0 },
+    source_ip: 0,
+    families: 0,
+    port_base: 0,
+    port_mask: 0,
+    _reserved: 0,
+};
+
+#[inline(always)]
+fn config() -> XdpConfig {
+    // Volatile: the compiler must not fold the zero placeholder above into the code.
+    unsafe { core::ptr::read_volatile(&CONFIG) }
+}
+
+#[xdp]
+pub fn scanner(ctx: XdpContext) -> u32 {
+    record::count(Counter::Seen);
+    match classify(&ctx) {
+        Some(reply) => {
+            record::push(&reply);
+            xdp_action::XDP_DROP
+        }
+        None => xdp_action::XDP_PASS,
+    }
+}
+
+/// Returns the record of a reply to one of our probes, or `None` for anything else.
+#[inline(always)]
+fn classify(ctx: &XdpContext) -> Option<ReplyRecord> {
+    let eth: *const EthHdr = ptr_at(ctx, 0)?;
+    if unsafe { (*eth).ether_type } != wire::ETH_P_IPV4.to_be() {
+        return None;
+    }
+    let ip: *const Ipv4Hdr = ptr_at(ctx, wire::ETH_HEADER_LEN)?;
+    let ip = unsafe { &*ip };
+    let config = config();
+    if ip.dst() != config.source_ip || ip.is_fragment() {
+        return None;
+    }
+    let l4 = wire::ETH_HEADER_LEN + ip.header_len()?;
+    match ip.protocol {
+        wire::ip_proto::TCP => tcp::classify(ctx, &config, ip, l4),
+        wire::ip_proto::ICMP => icmp::classify(ctx, &config, ip, l4),
+        _ => None,
+    }
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -1,0 +1,193 @@
+//! The command line, with nmap's flags where nmap has them.
+
+use std::{ffi::OsString, net::Ipv4Addr, path::PathBuf};
+
+use clap::{ArgAction, Parser};
+
+const EXAMPLES: &str = "\
+Examples:
+  scanner -p 22,80,443 198.18.128.0/17 --rate 100000
+  scanner -sS -p 1-1024 198.18.0.1-198.18.0.9 -oJ results.jsonl
+  scanner -p 80 -iL targets.txt --exclude 198.18.128.0/24 --reason
+
+Targets are IPv4 addresses, CIDR blocks (198.18.0.0/15), ranges (198.18.0.1-198.18.0.9) and
+nmap octet ranges (198.18.0-3.1-254). Replies are classified in XDP on the interface and
+never reach the kernel's stack: run as root.";
+
+#[derive(Debug, Parser)]
+#[command(name = "scanner", version, about = "A fast, faithful network scanner: raw probes out, replies classified in XDP.", after_help = EXAMPLES)]
+pub struct Cli {
+    /// Addresses, CIDR blocks, ranges or nmap octet ranges to scan.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Scan type, nmap style: -sS (TCP SYN, the default).
+    #[arg(short = 's', value_name = "TYPE", value_parser = parse_scan_type, default_value = "S")]
+    pub scan_type: ScanType,
+
+    /// Ports: 22,80,8000-8100; "-" for all; default: nmap's top 1000 (or 1-1024 without nmap-services).
+    #[arg(short = 'p', long = "ports", value_name = "PORTS")]
+    pub ports: Option<String>,
+
+    /// Read targets from FILE (nmap's -iL): whitespace-separated, # comments.
+    #[arg(long = "input-list", value_name = "FILE")]
+    pub input_list: Option<PathBuf>,
+
+    /// Leave out these targets (comma-separated).
+    #[arg(long, value_name = "TARGETS", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+
+    /// Leave out the targets listed in FILE.
+    #[arg(long, value_name = "FILE")]
+    pub excludefile: Option<PathBuf>,
+
+    /// Probes per second.
+    #[arg(long, alias = "max-rate", value_name = "PPS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: u64,
+
+    /// Seconds to wait for late replies after each pass.
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
+    pub wait: std::time::Duration,
+
+    /// Resend unanswered probes this many times (nmap's --max-retries).
+    #[arg(long, alias = "max-retries", value_name = "N", default_value_t = 1)]
+    pub retries: u32,
+
+    /// Send on this interface instead of the one routing to the first target.
+    #[arg(short = 'e', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Source address of the probes.
+    #[arg(short = 'S', long = "source-ip", value_name = "ADDR")]
+    pub source_ip: Option<Ipv4Addr>,
+
+    /// Next hop's MAC address, instead of asking the neighbour table.
+    #[arg(long = "gateway-mac", value_name = "MAC")]
+    pub gateway_mac: Option<String>,
+
+    /// Fixed source port (default: one per probe, from its cookie, in 32768-65535).
+    #[arg(short = 'g', long = "source-port", value_name = "PORT")]
+    pub source_port: Option<u16>,
+
+    /// Write results as JSON lines to FILE ("-" for standard output) (nmap-style -oJ).
+    #[arg(long = "output-json", value_name = "FILE")]
+    pub output_json: Option<PathBuf>,
+
+    /// Show why each port has its state.
+    #[arg(long)]
+    pub reason: bool,
+
+    /// Print per-host tables for up to this many responding hosts, totals beyond.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_host_tables: usize,
+
+    /// Accepted for nmap compatibility: names are never resolved.
+    #[arg(short = 'n', action = ArgAction::SetTrue)]
+    pub no_dns: bool,
+
+    /// Accepted for nmap compatibility (-Pn): there is no host discovery stage yet.
+    #[arg(long = "skip-host-discovery", action = ArgAction::SetTrue)]
+    pub skip_host_discovery: bool,
+
+    /// More output.
+    #[arg(short = 'v', action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanType {
+    /// -sS
+    Syn,
+}
+
+fn parse_scan_type(s: &str) -> Result<ScanType, String> {
+    match s {
+        "S" => Ok(ScanType::Syn),
+        other => Err(format!(
+            "-s{other} is not a supported scan type (supported: -sS)"
+        )),
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    std::time::Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{s:?} is not a usable number of seconds"))
+}
+
+/// Nmap spells some options as a dash and two letters (-iL, -oJ, -Pn); clap reads a dash and
+/// one letter. Those exact words become their long forms; everything else passes unchanged.
+pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    args.into_iter()
+        .map(|arg| {
+            let long = match arg.to_str() {
+                Some("-iL") => "--input-list",
+                Some("-oJ") => "--output-json",
+                Some("-Pn") => "--skip-host-discovery",
+                _ => return arg,
+            };
+            OsString::from(long)
+        })
+        .collect()
+}
+
+impl Cli {
+    pub fn parse_nmap_style(args: impl IntoIterator<Item = OsString>) -> Result<Self, clap::Error> {
+        Self::try_parse_from(nmap_style_args(args))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::parse_nmap_style(line.split_whitespace().map(OsString::from))
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn accepts_nmaps_spelling() {
+        let cli =
+            parse("scanner -sS -p 22,80 -Pn -n -iL list.txt -oJ - --reason 198.18.0.1").unwrap();
+        assert_eq!(cli.scan_type, ScanType::Syn);
+        assert_eq!(cli.ports.as_deref(), Some("22,80"));
+        assert_eq!(cli.input_list, Some(PathBuf::from("list.txt")));
+        assert_eq!(cli.output_json, Some(PathBuf::from("-")));
+        assert!(cli.reason && cli.no_dns && cli.skip_host_discovery);
+        assert_eq!(cli.targets, ["198.18.0.1"]);
+    }
+
+    #[test]
+    fn defaults() {
+        let cli = parse("scanner 198.18.0.1").unwrap();
+        assert_eq!(cli.scan_type, ScanType::Syn);
+        assert_eq!(cli.rate, 10_000);
+        assert_eq!(cli.retries, 1);
+        assert_eq!(cli.wait, std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn rejects_bad_values_with_clap_errors() {
+        for line in [
+            "scanner -sX 198.18.0.1",
+            "scanner --rate 0 198.18.0.1",
+            "scanner --wait -1 198.18.0.1",
+            "scanner --wait soon 198.18.0.1",
+            "scanner -g 70000 198.18.0.1",
+            "scanner -S 198.18.0 198.18.0.1",
+        ] {
+            let err = parse(line).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{line}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The scanner as a library: the binary is a thin shell over [`app::run`], and the tests drive
+//! the engine directly.
+//!
+//! A probe's path: [`targets`] -> [`order`] -> [`rate`] -> [`probe`] (template) -> [`send`].
+//! A reply's path: [`reply::xdp`] (in the kernel) -> [`reply::ring`] -> [`reply::classify`]
+//! -> [`output`]. [`engine`] runs both at once.
+
+pub mod app;
+pub mod cli;
+pub mod engine;
+pub mod order;
+pub mod output;
+pub mod probe;
+pub mod rate;
+pub mod reply;
+pub mod results;
+pub mod route;
+pub mod send;
+pub mod services;
+pub mod targets;
+pub mod verdict;

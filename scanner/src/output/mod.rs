@@ -1,0 +1,5 @@
+//! The end of the reply path: results as JSON lines, an nmap-like table, and a summary.
+
+pub mod json;
+pub mod summary;
+pub mod table;

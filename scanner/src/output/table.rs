@@ -1,0 +1,335 @@
+//! Nmap-style text output: a port table per host for small scans, one row per port and state
+//! with host counts for large ones.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt::Write as _,
+    net::Ipv4Addr,
+};
+
+use crate::{
+    order::ScanSpace,
+    results::ScanResult,
+    services::Services,
+    verdict::{PortState, Proto, Reason},
+};
+
+/// Nmap folds a state into "Not shown" once it holds more than this many ports.
+const FOLD_ABOVE: usize = 25;
+
+pub struct TableOptions {
+    /// Add nmap's REASON column.
+    pub reason: bool,
+    /// Above this many responding hosts, print per-port totals instead of per-host tables.
+    pub max_hosts: usize,
+}
+
+/// One row of a host's table: what one port got.
+#[derive(Clone, Copy)]
+struct Row {
+    port: u16,
+    state: PortState,
+    reason: Reason,
+    ttl: Option<u8>,
+}
+
+pub fn render(
+    results: &[ScanResult],
+    space: &ScanSpace,
+    proto: Proto,
+    silent: (PortState, Reason),
+    services: &Services,
+    options: &TableOptions,
+) -> String {
+    let mut by_host: BTreeMap<Ipv4Addr, HashMap<u16, &ScanResult>> = BTreeMap::new();
+    for result in results {
+        by_host
+            .entry(result.ip)
+            .or_default()
+            .insert(result.port, result);
+    }
+    let mut out = String::new();
+    if by_host.len() <= options.max_hosts {
+        for (ip, answered) in &by_host {
+            let rows = space.ports().iter().map(|port| match answered.get(&port) {
+                Some(r) => Row {
+                    port,
+                    state: r.state,
+                    reason: r.reason,
+                    ttl: Some(r.ttl),
+                },
+                None => Row {
+                    port,
+                    state: silent.0,
+                    reason: silent.1,
+                    ttl: None,
+                },
+            });
+            host_table(
+                &mut out,
+                *ip,
+                rows.collect(),
+                proto,
+                services,
+                options.reason,
+            );
+        }
+    } else {
+        port_totals(
+            &mut out,
+            results,
+            space,
+            proto,
+            silent,
+            services,
+            by_host.len(),
+        );
+    }
+    out
+}
+
+fn host_table(
+    out: &mut String,
+    ip: Ipv4Addr,
+    mut rows: Vec<Row>,
+    proto: Proto,
+    services: &Services,
+    reason: bool,
+) {
+    let _ = writeln!(out, "Scan report for {ip}\nHost is up.");
+    let mut per_state: BTreeMap<PortState, Vec<Row>> = BTreeMap::new();
+    for row in &rows {
+        per_state.entry(row.state).or_default().push(*row);
+    }
+    for (state, folded) in per_state.iter().filter(|(_, r)| r.len() > FOLD_ABOVE) {
+        let _ = writeln!(
+            out,
+            "Not shown: {} {} {} ports ({})",
+            folded.len(),
+            state.as_str(),
+            proto.as_str(),
+            reason_counts(folded)
+        );
+        rows.retain(|row| row.state != *state);
+    }
+    if rows.is_empty() {
+        out.push('\n');
+        return;
+    }
+    rows.sort_by_key(|row| row.port);
+    let cells: Vec<[String; 4]> = rows
+        .iter()
+        .map(|row| {
+            let why = match row.ttl {
+                Some(ttl) => format!("{} ttl {ttl}", row.reason.as_str()),
+                None => row.reason.as_str().to_owned(),
+            };
+            [
+                format!("{}/{}", row.port, proto.as_str()),
+                row.state.as_str().to_owned(),
+                services.name(proto, row.port).to_owned(),
+                why,
+            ]
+        })
+        .collect();
+    let header = ["PORT", "STATE", "SERVICE", "REASON"];
+    write_columns(out, &header, &cells, if reason { 4 } else { 3 });
+    out.push('\n');
+}
+
+/// "reset" or "30 reset, 2 no-response".
+fn reason_counts(rows: &[Row]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for row in rows {
+        *counts.entry(row.reason.as_str()).or_default() += 1;
+    }
+    if counts.len() == 1 {
+        return counts.into_keys().next().unwrap_or_default().to_owned();
+    }
+    counts
+        .iter()
+        .map(|(reason, n)| format!("{n} {reason}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn port_totals(
+    out: &mut String,
+    results: &[ScanResult],
+    space: &ScanSpace,
+    proto: Proto,
+    silent: (PortState, Reason),
+    services: &Services,
+    hosts: usize,
+) {
+    let mut totals: BTreeMap<(u16, PortState, Reason), u64> = BTreeMap::new();
+    let mut answered_per_port: HashMap<u16, u64> = HashMap::new();
+    for r in results {
+        *totals.entry((r.port, r.state, r.reason)).or_default() += 1;
+        *answered_per_port.entry(r.port).or_default() += 1;
+    }
+    for port in space.ports().iter() {
+        let quiet = space.targets().len() - answered_per_port.get(&port).copied().unwrap_or(0);
+        if quiet > 0 {
+            totals.insert((port, silent.0, silent.1), quiet);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{hosts} hosts answered; {} addresses scanned. Per port:",
+        space.targets().len()
+    );
+    let cells: Vec<[String; 4]> = totals
+        .iter()
+        .map(|(&(port, state, reason), &count)| {
+            [
+                format!("{port}/{}", proto.as_str()),
+                format!("{} ({})", state.as_str(), reason.as_str()),
+                count.to_string(),
+                services.name(proto, port).to_owned(),
+            ]
+        })
+        .collect();
+    write_columns(out, &["PORT", "STATE", "HOSTS", "SERVICE"], &cells, 4);
+}
+
+fn write_columns(out: &mut String, header: &[&str; 4], rows: &[[String; 4]], columns: usize) {
+    let mut widths = [0usize; 4];
+    for (i, width) in widths.iter_mut().enumerate().take(columns) {
+        *width = rows
+            .iter()
+            .map(|row| row[i].len())
+            .chain([header[i].len()])
+            .max()
+            .unwrap_or(0);
+    }
+    let mut line = |cells: [&str; 4]| {
+        let mut text = String::new();
+        for i in 0..columns {
+            if i + 1 == columns {
+                text.push_str(cells[i]);
+            } else {
+                let _ = write!(text, "{:width$} ", cells[i], width = widths[i]);
+            }
+        }
+        let _ = writeln!(out, "{}", text.trim_end());
+    };
+    line(*header);
+    for row in rows {
+        line([&row[0], &row[1], &row[2], &row[3]]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::targets::{PortList, TargetSet};
+
+    use super::*;
+
+    fn result(ip: [u8; 4], port: u16, state: PortState, reason: Reason) -> ScanResult {
+        ScanResult {
+            ip: Ipv4Addr::from(ip),
+            port,
+            proto: Proto::Tcp,
+            state,
+            reason,
+            ttl: 64,
+            responder: None,
+        }
+    }
+
+    fn space(targets: &str, ports: &str) -> ScanSpace {
+        ScanSpace::new(
+            TargetSet::from_specs([targets]).unwrap(),
+            PortList::parse(ports).unwrap(),
+        )
+    }
+
+    const SILENT: (PortState, Reason) = (PortState::Filtered, Reason::NoResponse);
+
+    #[test]
+    fn small_scan_prints_a_table_per_host_like_nmap() {
+        let results = [
+            result([198, 18, 128, 1], 80, PortState::Open, Reason::SynAck),
+            result([198, 18, 128, 1], 81, PortState::Closed, Reason::Reset),
+        ];
+        let text = render(
+            &results,
+            &space("198.18.128.1", "80,81,8081"),
+            Proto::Tcp,
+            SILENT,
+            &Services::embedded(),
+            &TableOptions {
+                reason: true,
+                max_hosts: 10,
+            },
+        );
+        assert_eq!(
+            text,
+            "Scan report for 198.18.128.1\nHost is up.\n\
+             PORT     STATE    SERVICE REASON\n\
+             80/tcp   open     http    syn-ack ttl 64\n\
+             81/tcp   closed   unknown reset ttl 64\n\
+             8081/tcp filtered unknown no-response\n\n"
+        );
+    }
+
+    #[test]
+    fn many_ports_in_one_state_are_folded() {
+        let results: Vec<_> = (1..=30)
+            .map(|port| result([198, 18, 128, 1], port, PortState::Closed, Reason::Reset))
+            .chain([result(
+                [198, 18, 128, 1],
+                80,
+                PortState::Open,
+                Reason::SynAck,
+            )])
+            .collect();
+        let text = render(
+            &results,
+            &space("198.18.128.1", "1-30,80"),
+            Proto::Tcp,
+            SILENT,
+            &Services::embedded(),
+            &TableOptions {
+                reason: false,
+                max_hosts: 10,
+            },
+        );
+        assert!(
+            text.contains("Not shown: 30 closed tcp ports (reset)\n"),
+            "{text}"
+        );
+        assert!(text.contains("80/tcp open  http\n"), "{text}");
+    }
+
+    #[test]
+    fn large_scan_prints_per_port_totals_including_silence() {
+        let results = [
+            result([198, 18, 128, 1], 80, PortState::Open, Reason::SynAck),
+            result([198, 18, 128, 2], 80, PortState::Open, Reason::SynAck),
+            result([198, 18, 128, 3], 80, PortState::Closed, Reason::Reset),
+        ];
+        let text = render(
+            &results,
+            &space("198.18.128.0/30", "80"),
+            Proto::Tcp,
+            SILENT,
+            &Services::embedded(),
+            &TableOptions {
+                reason: false,
+                max_hosts: 1,
+            },
+        );
+        assert!(
+            text.starts_with("3 hosts answered; 4 addresses scanned."),
+            "{text}"
+        );
+        assert!(
+            text.contains("80/tcp open (syn-ack)          2     http"),
+            "{text}"
+        );
+        assert!(text.contains("80/tcp closed (reset)          1"), "{text}");
+        assert!(text.contains("80/tcp filtered (no-response) 1"), "{text}");
+    }
+}

@@ -1,0 +1,21 @@
+//! One result per probe that got a conclusive answer.
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use crate::verdict::{PortState, Proto, Reason};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScanResult {
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub proto: Proto,
+    pub state: PortState,
+    pub reason: Reason,
+    /// TTL of the reply that decided the state.
+    pub ttl: u8,
+    /// Who sent that reply, when not the target itself (a router's ICMP error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responder: Option<Ipv4Addr>,
+}

@@ -1,0 +1,135 @@
+//! AF_PACKET transmission with `sendmmsg`: a fixed set of frame slots, each filled with the
+//! probe template once, patched in place and sent a batch per system call.
+
+use std::{
+    io,
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    ptr,
+};
+
+/// Largest frame a slot holds (any probe of ours fits in a standard Ethernet frame).
+pub const SLOT_BYTES: usize = 1536;
+/// Frames per `sendmmsg`: enough to amortise the system call, small enough to pace smoothly.
+pub const MAX_BATCH: usize = 64;
+
+pub struct PacketSender {
+    fd: OwnedFd,
+    slots: Box<[[u8; SLOT_BYTES]]>,
+    iovecs: Box<[libc::iovec]>,
+    headers: Box<[libc::mmsghdr]>,
+}
+
+// SAFETY: the raw pointers in `iovecs` and `headers` point into the boxed slices owned by the
+// same value (heap memory that never moves), so moving the sender to another thread is sound.
+unsafe impl Send for PacketSender {}
+
+impl PacketSender {
+    /// Opens a send-only packet socket on `ifindex`, with every slot holding `template`.
+    pub fn open(ifindex: u32, template: &[u8]) -> io::Result<Self> {
+        if template.len() > SLOT_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame too large",
+            ));
+        }
+        // Protocol 0: the socket receives nothing, so replies are never copied to us here.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_ifindex = ifindex as i32;
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                ptr::from_ref(&addr).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // Skip the qdisc layer (where there is one): our pacing is the only queue we want.
+        set_option(&fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, 1)?;
+        set_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, 4 << 20)?;
+
+        let mut slots = vec![[0u8; SLOT_BYTES]; MAX_BATCH].into_boxed_slice();
+        for slot in slots.iter_mut() {
+            slot[..template.len()].copy_from_slice(template);
+        }
+        let mut iovecs: Box<[libc::iovec]> = slots
+            .iter_mut()
+            .map(|slot| libc::iovec {
+                iov_base: slot.as_mut_ptr().cast(),
+                iov_len: template.len(),
+            })
+            .collect();
+        let headers = iovecs
+            .iter_mut()
+            .map(|iov| {
+                let mut header: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                header.msg_hdr.msg_iov = iov;
+                header.msg_hdr.msg_iovlen = 1;
+                header
+            })
+            .collect();
+        Ok(Self {
+            fd,
+            slots,
+            iovecs,
+            headers,
+        })
+    }
+
+    /// The frame in slot `index` (< [`MAX_BATCH`]), template length.
+    #[inline]
+    pub fn slot(&mut self, index: usize) -> &mut [u8] {
+        let len = self.iovecs[index].iov_len;
+        &mut self.slots[index][..len]
+    }
+
+    /// Transmits slots `0..count`, retrying until the kernel took all of them.
+    pub fn send(&mut self, count: usize) -> io::Result<()> {
+        let count = count.min(MAX_BATCH);
+        let mut sent = 0;
+        while sent < count {
+            let rc = unsafe {
+                libc::sendmmsg(
+                    self.fd.as_raw_fd(),
+                    self.headers[sent..].as_mut_ptr(),
+                    (count - sent) as u32,
+                    0,
+                )
+            };
+            if rc < 0 {
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    // The device queue is full: let it drain, then go on.
+                    Some(libc::ENOBUFS | libc::EAGAIN | libc::EINTR) => std::thread::yield_now(),
+                    _ => return Err(err),
+                }
+            } else {
+                sent += rc as usize;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set_option(fd: &OwnedFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            ptr::from_ref(&value).cast(),
+            size_of::<i32>() as u32,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! Scan targets: which IPv4 addresses and which ports.
+//!
+//! - [`TargetSet`]: addresses as merged ranges, with O(log ranges) random
+//!   access by index and the inverse, so the scanner can walk a permutation
+//!   of `0..len` and map replies back without materialising the addresses.
+//! - [`parse_target`] / [`TargetSet::from_specs`]: nmap-style target
+//!   specifications (address, CIDR, `a.b.c.d-e.f.g.h`, octet ranges).
+//! - [`read_spec_file`] / [`TargetSet::from_file`]: `-iL` and
+//!   `--excludefile` files.
+//! - [`PortList`]: nmap `-p` syntax with protocol prefixes, O(1) reverse
+//!   lookup.
+//!
+//! Names are never resolved: this module does no I/O besides reading the
+//! target files it is given.
+
+mod error;
+mod file;
+mod ports;
+mod set;
+mod spec;
+
+pub use error::{SpecError, TargetError};
+pub use file::read_spec_file;
+pub use ports::{PortError, PortList, Proto};
+pub use set::{TargetSet, TargetSetBuilder};
+pub use spec::parse_target;
