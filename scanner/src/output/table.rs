@@ -321,15 +321,13 @@ mod tests {
                 max_hosts: 1,
             },
         );
-        assert!(
-            text.starts_with("3 hosts answered; 4 addresses scanned."),
-            "{text}"
+        assert_eq!(
+            text,
+            "3 hosts answered; 4 addresses scanned. Per port:\n\
+             PORT   STATE                  HOSTS SERVICE\n\
+             80/tcp open (syn-ack)         2     http\n\
+             80/tcp closed (reset)         1     http\n\
+             80/tcp filtered (no-response) 1     http\n"
         );
-        assert!(
-            text.contains("80/tcp open (syn-ack)          2     http"),
-            "{text}"
-        );
-        assert!(text.contains("80/tcp closed (reset)          1"), "{text}");
-        assert!(text.contains("80/tcp filtered (no-response) 1"), "{text}");
     }
 }
