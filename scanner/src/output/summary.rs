@@ -55,7 +55,9 @@ pub fn render(
     for result in results {
         *states.entry(result.state).or_default() += 1;
     }
-    let unanswered = stats.probes.saturating_sub(stats.answered);
+    // Probes of the first pass that went out; an interrupted scan never sent the rest.
+    let probed = sent.per_pass.first().copied().unwrap_or(0);
+    let unanswered = probed.saturating_sub(stats.answered);
     *states.entry(silent.0).or_default() += unanswered;
     let per_state: Vec<String> = [PortState::Open, PortState::Closed, PortState::Filtered]
         .iter()
@@ -67,11 +69,17 @@ pub fn render(
             )
         })
         .collect();
+    let not_sent = stats.probes.saturating_sub(probed);
     let _ = writeln!(
         out,
-        "  results: {} ({unanswered} {})",
+        "  results: {} ({unanswered} {}){}",
         per_state.join(", "),
-        silent.1.as_str()
+        silent.1.as_str(),
+        if not_sent > 0 {
+            format!("; {not_sent} probes not sent")
+        } else {
+            String::new()
+        }
     );
     out
 }

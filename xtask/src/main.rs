@@ -1,0 +1,85 @@
+//! Developer tasks for the scanner workspace, run as `cargo xtask <task>` (an alias in
+//! .cargo/config.toml). Does not depend on the scanner crate: it has to build before
+//! bpf-linker exists.
+
+mod cmd;
+mod lab;
+mod setup;
+mod workspace;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    about = "Developer tasks for the scanner workspace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand, Debug)]
+enum Task {
+    /// Install what is missing (apt packages, toolchains, bpf-linker); a second run installs
+    /// nothing.
+    Setup,
+    /// The lab: two network namespaces joined by veth, addressed from 198.18.0.0/15.
+    Lab {
+        #[command(subcommand)]
+        command: lab::LabCommand,
+    },
+    /// Setup, `cargo build --release`, then `cargo test --release` of the workspace (extra
+    /// arguments go to cargo test, e.g. `-- --nocapture`).
+    Test {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Setup, `cargo build --release`, then a demo scan of a lab.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let result: Result<()> = match Cli::parse().task {
+        Task::Setup => setup::setup().map(drop),
+        Task::Lab { command } => lab::run(command),
+        Task::Test { args } => workspace::test(&args),
+        Task::Demo => workspace::demo(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The chain of causes on one line each; no backtrace (RUST_BACKTRACE is for panics).
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn test_passes_arguments_through() {
+        let cli = Cli::try_parse_from(["xtask", "test", "lab", "--", "--nocapture"]).unwrap();
+        match cli.task {
+            Task::Test { args } => assert_eq!(args, ["lab", "--", "--nocapture"]),
+            other => panic!("{other:?}"),
+        }
+    }
+}
