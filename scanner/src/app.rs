@@ -194,6 +194,10 @@ fn ports(cli: &Cli) -> Result<PortList> {
 /// Interface, addresses and next hop, from the kernel's tables unless the user gave them.
 /// All targets are assumed to share the first one's next hop, as ZMap and masscan assume.
 fn network_path(cli: &Cli, first: Ipv4Addr) -> Result<(route::Interface, FrameAddrs)> {
+    let gateway_mac = match &cli.gateway_mac {
+        Some(mac) => Some(route::parse_mac(mac).map_err(input_error)?),
+        None => None,
+    };
     let route = route::route_to(first);
     let (interface, source, next_hop) = match &cli.interface {
         Some(name) => {
@@ -215,8 +219,8 @@ fn network_path(cli: &Cli, first: Ipv4Addr) -> Result<(route::Interface, FrameAd
             (route.interface, source, next_hop)
         }
     };
-    let next_hop_mac = match &cli.gateway_mac {
-        Some(mac) => route::parse_mac(mac).map_err(input_error)?,
+    let next_hop_mac = match gateway_mac {
+        Some(mac) => mac,
         None => route::resolve_neighbour(&interface, next_hop, NEIGHBOUR_TIMEOUT)?,
     };
     let addrs = FrameAddrs {

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     match app::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("scanner: {err:#}");
+            eprintln!("scanner: error: {err:#}");
             if err.is::<InputError>() {
                 ExitCode::from(2)
             } else {

@@ -1,0 +1,97 @@
+//! Malformed input gets one line naming the problem and exit code 2: never a panic, never a
+//! scan. These run before anything privileged, so they need no root and no lab.
+
+use std::{fs, path::PathBuf, process::Command};
+
+fn scanner(args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_scanner"))
+        .args(args)
+        .output()
+        .expect("running the scanner");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn assert_input_error(args: &[&str], names: &str) {
+    let (code, stderr) = scanner(args);
+    assert_eq!(code, Some(2), "{args:?}: exit code; stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert!(
+        stderr.contains(names),
+        "{args:?}: {stderr:?} does not name {names:?}"
+    );
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(first.contains("error"), "{args:?}: {stderr}");
+    assert!(
+        stderr.trim_end().lines().count() <= 3,
+        "{args:?}: not one line: {stderr}"
+    );
+}
+
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("scanner-bad-input-{}-{name}", std::process::id()));
+    fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn malformed_targets() {
+    assert_input_error(&["-p", "80", "198.18.0.0/33"], "198.18.0.0/33");
+    assert_input_error(&["-p", "80", "198.18.0.256"], "198.18.0.256");
+    assert_input_error(
+        &["-p", "80", "198.18.0.9-198.18.0.1"],
+        "198.18.0.9-198.18.0.1",
+    );
+    assert_input_error(
+        &["-p", "80", "scanme.example"],
+        "hostnames are not supported",
+    );
+    assert_input_error(&["-p", "80"], "no targets");
+    assert_input_error(
+        &["-p", "80", "198.18.0.1", "--exclude", "198.18.0.0/24"],
+        "every target is excluded",
+    );
+    assert_input_error(
+        &["-p", "80", "198.18.0.1", "--exclude", "198.18.0.x"],
+        "198.18.0.x",
+    );
+}
+
+#[test]
+fn malformed_ports() {
+    assert_input_error(&["-p", "70000", "198.18.0.1"], "70000");
+    assert_input_error(&["-p", "100-1", "198.18.0.1"], "100-1");
+    assert_input_error(&["-p", "80,,81", "198.18.0.1"], "80,,81");
+    assert_input_error(&["-p", "http", "198.18.0.1"], "http");
+}
+
+#[test]
+fn bad_target_files() {
+    let empty = temp_file("empty", "# only a comment\n\n");
+    assert_input_error(&["-p", "80", "-iL", empty.to_str().unwrap()], "no targets");
+    let bad = temp_file("bad", "198.18.0.1\n198.18.0.0/40 # oops\n");
+    assert_input_error(&["-p", "80", "-iL", bad.to_str().unwrap()], ":2:");
+    let missing = std::env::temp_dir().join("scanner-bad-input-does-not-exist");
+    assert_input_error(
+        &["-p", "80", "-iL", missing.to_str().unwrap()],
+        "does-not-exist",
+    );
+    fs::remove_file(empty).unwrap();
+    fs::remove_file(bad).unwrap();
+}
+
+#[test]
+fn bad_options() {
+    assert_input_error(&["-p", "80", "--rate", "0", "198.18.0.1"], "--rate");
+    assert_input_error(&["-sX", "-p", "80", "198.18.0.1"], "-sX");
+    assert_input_error(&["-p", "80", "--wait", "forever", "198.18.0.1"], "forever");
+    assert_input_error(
+        &["-p", "80", "--gateway-mac", "02:00:00", "198.18.0.1"],
+        "02:00:00",
+    );
+    assert_input_error(&["-p", "80", "-e", "lo", "198.18.0.1"], "loopback");
+    assert_input_error(&["-p", "80", "-e", "nosuchif0", "198.18.0.1"], "nosuchif0");
+}

@@ -1,0 +1,95 @@
+//! What every integration test needs: a lab (or a loud failure in CI when there cannot be
+//! one), the scanner binary, and its JSON results.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::{
+    collections::BTreeSet,
+    net::Ipv4Addr,
+    path::PathBuf,
+    process::{Command, Output},
+};
+
+use scanner_tests::{Lab, LabConfig};
+use serde_json::Value;
+
+/// A lab for this test, or `None` (test skipped with a note) when not root outside CI.
+/// Under `CI=true` a lab that cannot be built fails the test.
+pub fn lab(config: LabConfig) -> Option<Lab> {
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(!in_ci, "integration tests need root in CI");
+        eprintln!("skipped: integration tests need root (they build network namespaces)");
+        return None;
+    }
+    Some(Lab::up(config).expect("bringing the lab up"))
+}
+
+/// The release scanner binary, next to this test's own `deps/` directory.
+pub fn scanner_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let bin = dir.join("scanner");
+    assert!(
+        bin.exists(),
+        "{} not built: run `cargo build --release` first (cargo xtask test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A scanner command inside the lab's scanner namespace.
+pub fn scanner(lab: &Lab) -> Command {
+    lab.command_in_scanner(scanner_bin())
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let output = cmd.output().expect("running the scanner");
+    assert!(
+        output.status.success(),
+        "scanner failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// One JSON result, reduced to what tests compare.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Found {
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub state: String,
+    pub reason: String,
+}
+
+/// Parses `-oJ -` output; every line must be a well-formed result.
+pub fn parse_json_lines(stdout: &[u8]) -> Vec<Found> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).expect("a JSON object per line");
+            assert_eq!(v["proto"], "tcp", "{line}");
+            assert!(v["ttl"].is_u64(), "{line}");
+            Found {
+                ip: v["ip"].as_str().unwrap().parse().unwrap(),
+                port: v["port"].as_u64().unwrap() as u16,
+                state: v["state"].as_str().unwrap().to_owned(),
+                reason: v["reason"].as_str().unwrap().to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// The lab's target addresses from `first` on, `count` of them.
+pub fn lab_addresses(first: u32, count: u32) -> impl Iterator<Item = Ipv4Addr> {
+    let (net, _) = Lab::TARGET_RANGE;
+    (first..first + count).map(move |i| Ipv4Addr::from(u32::from(net) + i))
+}
+
+/// The set of (ip, port) pairs of some results.
+pub fn pairs(found: &[Found]) -> BTreeSet<(Ipv4Addr, u16)> {
+    found.iter().map(|f| (f.ip, f.port)).collect()
+}

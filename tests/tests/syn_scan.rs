@@ -1,0 +1,281 @@
+//! The SYN scan against the lab's ground truth, side by side with nmap, and its clean exits.
+
+mod common;
+
+use std::{
+    collections::BTreeSet,
+    process::{Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use common::{Found, lab_addresses, pairs, parse_json_lines, run, scanner};
+use scanner_tests::{Lab, LabConfig, lab_namespaces};
+
+const CLOSED: u16 = 23;
+const OPEN: u16 = 80;
+const DROPPED: u16 = 8081;
+const REJECTED: u16 = 8082;
+
+#[test]
+fn sweep_of_the_whole_range_is_exact_and_the_kernel_sends_no_rst() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let rsts_before = lab.snmp_counter(true, "Tcp", "OutRsts").unwrap();
+    let output = run(scanner(&lab).args([
+        "-p",
+        &format!("{OPEN},{CLOSED}"),
+        "198.18.128.0/17",
+        "--rate",
+        "50000",
+        "--wait",
+        "1",
+        "-oJ",
+        "-",
+    ]));
+    let rsts_after = lab.snmp_counter(true, "Tcp", "OutRsts").unwrap();
+    let found = parse_json_lines(&output.stdout);
+
+    let expected: BTreeSet<Found> = lab_addresses(0, 32768)
+        .flat_map(|ip| {
+            [
+                Found {
+                    ip,
+                    port: OPEN,
+                    state: "open".into(),
+                    reason: "syn-ack".into(),
+                },
+                Found {
+                    ip,
+                    port: CLOSED,
+                    state: "closed".into(),
+                    reason: "reset".into(),
+                },
+            ]
+        })
+        .collect();
+    assert_eq!(
+        found.len(),
+        expected.len(),
+        "one result per probe, no duplicates"
+    );
+    let found: BTreeSet<Found> = found.into_iter().collect();
+    let missing: Vec<_> = expected.difference(&found).take(5).collect();
+    let extra: Vec<_> = found.difference(&expected).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    assert_eq!(
+        rsts_before, rsts_after,
+        "the scanner host's kernel answered a reply"
+    );
+    assert!(!lab.xdp_attached().unwrap(), "XDP program left attached");
+}
+
+#[test]
+fn dropped_ports_stay_silent_and_admin_prohibited_ones_are_filtered() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let output = run(scanner(&lab).args([
+        "-p",
+        &format!("{DROPPED},{REJECTED}"),
+        "198.18.128.0/24",
+        "--rate",
+        "20000",
+        "--wait",
+        "0.5",
+        "-oJ",
+        "-",
+    ]));
+    let found = parse_json_lines(&output.stdout);
+    assert!(
+        found.iter().all(|f| f.port == REJECTED),
+        "a dropped port produced a result: {:?}",
+        found.iter().find(|f| f.port == DROPPED)
+    );
+    assert_eq!(found.len(), 256);
+    assert!(
+        found
+            .iter()
+            .all(|f| f.state == "filtered" && f.reason == "admin-prohibited"),
+        "{:?}",
+        found.iter().find(|f| f.reason != "admin-prohibited")
+    );
+    let expected: BTreeSet<_> = lab_addresses(0, 256).map(|ip| (ip, REJECTED)).collect();
+    assert_eq!(pairs(&found), expected);
+    // The summary accounts for the silent port: 256 probes without any answer.
+    let summary = String::from_utf8_lossy(&output.stderr);
+    assert!(summary.contains("(256 no-response)"), "{summary}");
+}
+
+/// `PORT/STATE` pairs of nmap's grepable output for one host.
+fn nmap_states(lab: &Lab, host: &str, ports: &str) -> BTreeSet<(u16, String)> {
+    let output = lab
+        .command_in_scanner("nmap")
+        .args(["-n", "-Pn", "-sS", "-p", ports, "-oG", "-", host])
+        .output()
+        .expect("running nmap (apt-get install nmap; cargo xtask setup does)");
+    assert!(output.status.success(), "nmap failed");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("Ports:"))
+        .unwrap_or_else(|| panic!("no Ports: line in nmap output:\n{text}"));
+    let ports = line.split("Ports: ").nth(1).unwrap();
+    ports
+        .split(", ")
+        .map(|entry| {
+            let mut fields = entry.split('/');
+            let port = fields.next().unwrap().trim().parse().unwrap();
+            (port, fields.next().unwrap().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn states_equal_nmaps_on_the_same_hosts() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let ports = "22,23,80,443,8081,8082";
+    let hosts = ["198.18.128.1", "198.18.255.254"];
+    let output = run(scanner(&lab)
+        .args(["-p", ports, "--wait", "1", "-oJ", "-"])
+        .args(hosts));
+    let found = parse_json_lines(&output.stdout);
+    for host in hosts {
+        let theirs = nmap_states(&lab, host, ports);
+        let ours: BTreeSet<(u16, String)> = ports
+            .split(',')
+            .map(|p| p.parse::<u16>().unwrap())
+            .map(|port| {
+                let state = found
+                    .iter()
+                    .find(|f| f.ip.to_string() == host && f.port == port)
+                    // No answer after the retries: nmap's filtered (no-response).
+                    .map_or("filtered".to_owned(), |f| f.state.clone());
+                (port, state)
+            })
+            .collect();
+        assert_eq!(ours, theirs, "{host}: ours vs nmap's");
+        assert_eq!(theirs.len(), 6);
+    }
+}
+
+#[test]
+fn sigint_mid_scan_keeps_results_and_detaches_xdp() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    // Bounded: 1000 ports of the /17 at 20k pps would take half an hour; we stop it in a second.
+    let mut child = scanner(&lab)
+        .args([
+            "-p",
+            "1-1000",
+            "198.18.128.0/17",
+            "--rate",
+            "20000",
+            "-oJ",
+            "-",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let waiter = thread::spawn(move || wait_bounded(&mut child, Duration::from_secs(30)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.xdp_attached().unwrap() {
+        assert!(Instant::now() < deadline, "XDP never attached");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let output = waiter.join().unwrap();
+    assert_eq!(output.status.code(), Some(130), "exit code after SIGINT");
+    let found = parse_json_lines(&output.stdout);
+    assert!(
+        !found.is_empty(),
+        "results found before the interrupt were lost"
+    );
+    let summary = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        summary.contains("interrupted") && summary.contains("probes not sent"),
+        "{summary}"
+    );
+    assert!(
+        !lab.xdp_attached().unwrap(),
+        "XDP program left attached after SIGINT"
+    );
+}
+
+#[test]
+fn sigint_to_a_lab_holder_removes_its_namespaces() {
+    if common::lab(LabConfig::default()).is_none() {
+        return;
+    }
+    let xtask = common::scanner_bin().with_file_name("xtask");
+    assert!(xtask.exists(), "{} not built", xtask.display());
+    let mut child = Command::new(&xtask)
+        .args(["lab", "up", "--duration", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let theirs = format!("scnlab-{}-", child.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lab_namespaces()
+        .iter()
+        .filter(|ns| ns.starts_with(&theirs))
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the lab never came up");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(200));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_bounded(&mut child, Duration::from_secs(10)).status;
+    assert_eq!(status.code(), Some(130));
+    let left: Vec<_> = lab_namespaces()
+        .into_iter()
+        .filter(|ns| ns.starts_with(&theirs))
+        .collect();
+    assert!(left.is_empty(), "namespaces left after SIGINT: {left:?}");
+}
+
+/// Waits for a child while draining its pipes (a full pipe would stall it), killing it (our
+/// own PID) and failing if it outlives `limit`.
+fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::Output {
+    use std::io::Read;
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<Vec<u8>> {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process {} did not exit within {limit:?}", child.id());
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
