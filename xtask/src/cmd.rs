@@ -4,7 +4,6 @@
 use std::{
     env,
     ffi::{OsStr, OsString},
-    io::Read,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::mpsc,
@@ -13,6 +12,8 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+pub use scanner_tests::lab::cmd::Output;
+use scanner_tests::lab::cmd::{quote_allowing, read_in_background};
 
 /// For quick queries (`dpkg-query`, `rustc -vV`, `ldd`).
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -47,14 +48,9 @@ pub fn display(cmd: &Command) -> String {
     words.join(" ")
 }
 
+/// The lab's quoting, leaving `$` bare (for `PATH=…:$PATH`).
 fn quote(word: &OsStr) -> String {
-    let word = word.to_string_lossy();
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,+@%$".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.into_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+    quote_allowing(word, "$")
 }
 
 /// Runs `cmd` with the terminal as its stdio, echoing it first; fails unless it exits with 0.
@@ -71,14 +67,6 @@ pub fn run(cmd: &mut Command, timeout: Option<Duration>) -> Result<()> {
         bail!("`{line}` failed ({status})");
     }
     Ok(())
-}
-
-/// What a captured command printed.
-#[derive(Debug)]
-pub struct Output {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
 }
 
 /// Runs `cmd` capturing its output, bounded by [`QUERY_TIMEOUT`]; a non-zero exit is returned,
@@ -116,18 +104,6 @@ pub fn output(cmd: &mut Command) -> Result<String> {
         );
     }
     Ok(out.stdout)
-}
-
-fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut bytes);
-        }
-        let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
-    });
-    rx
 }
 
 /// Waits for our `child`; past `timeout`, SIGTERM, then SIGKILL 10 s later.

@@ -1,5 +1,5 @@
 //! External commands (`ip`, `nft`): bounded in time, failing loudly with the command line and
-//! its stderr.
+//! its stderr. xtask uses the quoting, [`read_in_background`] and [`Output`] too.
 
 use std::{
     ffi::OsStr,
@@ -33,9 +33,16 @@ pub fn display(cmd: &Command) -> String {
     line
 }
 
-fn quote(word: &OsStr) -> String {
+/// `word` for a shell: as is when every character is plain, else single-quoted.
+pub fn quote(word: &OsStr) -> String {
+    quote_allowing(word, "")
+}
+
+/// Like [`quote`], with the characters of `also_plain` counted as plain too.
+pub fn quote_allowing(word: &OsStr, also_plain: &str) -> String {
     let word = word.to_string_lossy();
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c);
+    let plain =
+        |c: char| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c) || also_plain.contains(c);
     if !word.is_empty() && word.chars().all(plain) {
         word.into_owned()
     } else {
@@ -116,7 +123,8 @@ pub fn run_unchecked(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration)
     }
 }
 
-fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
+/// Reads `pipe` to its end on a thread of its own; the text (lossy UTF-8) arrives on the receiver.
+pub fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -150,6 +158,8 @@ mod tests {
             display(&cmd),
             r"ip netns exec 'a b' 'it'\''s' 198.18.0.1/24"
         );
+        assert_eq!(quote(OsStr::new("$PATH")), "'$PATH'");
+        assert_eq!(quote_allowing(OsStr::new("$PATH"), "$"), "$PATH");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!                                               nft: <dropped> drop, <rejected> reject 3/13
 //! ```
 
-mod cmd;
+pub mod cmd;
 mod listen;
 mod netns;
 mod nft;
