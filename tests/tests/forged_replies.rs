@@ -411,12 +411,7 @@ impl Scan {
             self.started.elapsed().as_secs_f64(),
             String::from_utf8_lossy(&output.stderr)
         );
-        assert!(
-            output.status.success(),
-            "scanner failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
+        common::assert_success(&output);
         output
     }
 }
@@ -428,6 +423,27 @@ impl Drop for Scan {
             let _ = child.wait();
         }
     }
+}
+
+/// The negative tests' verdict: the scan reported only the genuine RST of `target:CLOSED`,
+/// nothing forged entered the ring (not even as a duplicate of that answer), and every forgery
+/// reached XDP and failed its cookie check there.
+fn assert_only_the_genuine_rst(output: Output, target: Ipv4Addr, forged: u64) {
+    let results = common::parse_json_lines(&output.stdout);
+    assert_eq!(
+        results,
+        [found(target, CLOSED, "closed", "reset")],
+        "only the genuine RST may be reported"
+    );
+    let summary = Summary::parse(&output.stderr);
+    eprintln!("{summary:?}, forged {forged}");
+    assert_eq!(summary.matched, 1, "{summary:?}");
+    assert_eq!(summary.duplicates, 0, "{summary:?}");
+    assert!(
+        summary.bad_cookies >= forged,
+        "{} bad cookies < {forged} forged: the forgeries did not all reach XDP",
+        summary.bad_cookies
+    );
 }
 
 /// The numbers of the summary's `replies:` line.
@@ -608,23 +624,7 @@ fn a_reply_with_a_wrong_cookie_is_not_reported() {
         scan.started.elapsed().as_secs_f64()
     );
 
-    let output = scan.finish();
-    let results = common::parse_json_lines(&output.stdout);
-    assert_eq!(
-        results,
-        [found(target, CLOSED, "closed", "reset")],
-        "only the genuine RST may be reported"
-    );
-    let summary = Summary::parse(&output.stderr);
-    eprintln!("{summary:?}, forged {forged}");
-    // Not even as duplicates of the genuine answer: nothing forged entered the ring.
-    assert_eq!(summary.matched, 1, "{summary:?}");
-    assert_eq!(summary.duplicates, 0, "{summary:?}");
-    assert!(
-        summary.bad_cookies >= forged,
-        "{} bad cookies < {forged} forged replies: the forgeries did not all reach XDP",
-        summary.bad_cookies
-    );
+    assert_only_the_genuine_rst(scan.finish(), target, forged);
 }
 
 /// ICMP errors quoting probes we never sent (or sent differently) are rejected in XDP: the
@@ -678,22 +678,7 @@ fn an_icmp_error_quoting_a_wrong_cookie_is_not_reported() {
     }
     let forged = raw.sent as u64;
 
-    let output = scan.finish();
-    let results = common::parse_json_lines(&output.stdout);
-    assert_eq!(
-        results,
-        [found(target, CLOSED, "closed", "reset")],
-        "forged ICMP errors may not be reported"
-    );
-    let summary = Summary::parse(&output.stderr);
-    eprintln!("{summary:?}, forged {forged}");
-    assert_eq!(summary.matched, 1, "{summary:?}");
-    assert_eq!(summary.duplicates, 0, "{summary:?}");
-    assert!(
-        summary.bad_cookies >= forged,
-        "{} bad cookies < {forged} forged ICMP errors: they did not all reach XDP",
-        summary.bad_cookies
-    );
+    assert_only_the_genuine_rst(scan.finish(), target, forged);
 }
 
 /// The control: the same injection with the cookie the target saw is reported. Without it the

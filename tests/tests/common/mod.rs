@@ -47,13 +47,18 @@ pub fn scanner(lab: &Lab) -> Command {
 
 pub fn run(cmd: &mut Command) -> Output {
     let output = cmd.output().expect("running the scanner");
+    assert_success(&output);
+    output
+}
+
+/// Fails the test, with the scanner's stderr, unless it exited with 0.
+pub fn assert_success(output: &Output) {
     assert!(
         output.status.success(),
         "scanner failed ({}): {}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    output
 }
 
 /// One JSON result, reduced to what tests compare.
