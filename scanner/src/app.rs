@@ -25,7 +25,8 @@ use crate::{
     probe::{FrameAddrs, Probe, tcp_syn::TcpSyn},
     route,
     services::Services,
-    targets::{self, PortList, TargetSet},
+    targets::{PortList, TargetSet},
+    verdict::Proto,
 };
 
 /// A problem with what the user asked for (exit code 2), as opposed to one met while scanning.
@@ -43,7 +44,10 @@ const NEIGHBOUR_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_TOP_PORTS: usize = 1000;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let space = Arc::new(ScanSpace::new(targets(&cli)?, ports(&cli)?));
+    let proto = match cli.scan_type {
+        ScanType::Syn => TcpSyn::PROTO,
+    };
+    let space = Arc::new(ScanSpace::new(targets(&cli)?, ports(&cli, proto)?));
     let first = space
         .targets()
         .get(0)
@@ -173,21 +177,13 @@ fn targets(cli: &Cli) -> Result<TargetSet> {
     Ok(targets.difference(&excluded))
 }
 
-fn ports(cli: &Cli) -> Result<PortList> {
+fn ports(cli: &Cli, proto: Proto) -> Result<PortList> {
     match &cli.ports {
-        Some(spec) => PortList::parse_for(spec, targets::Proto::Tcp).map_err(input_error),
-        None => {
-            let top = Services::load().top_tcp_ports(DEFAULT_TOP_PORTS);
-            let spec = match top {
-                Some(ports) => ports
-                    .iter()
-                    .map(u16::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-                None => "1-1024".to_owned(),
-            };
-            PortList::parse(&spec).map_err(input_error)
-        }
+        Some(spec) => PortList::parse_for(spec, proto).map_err(input_error),
+        None => Ok(match Services::load().top_tcp_ports(DEFAULT_TOP_PORTS) {
+            Some(top) => top.into_iter().collect(),
+            None => (1..=1024).collect(),
+        }),
     }
 }
 

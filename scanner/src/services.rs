@@ -111,6 +111,8 @@ impl Services {
 fn parse_proto(proto: &str) -> Option<Proto> {
     match proto {
         "tcp" => Some(Proto::Tcp),
+        "udp" => Some(Proto::Udp),
+        "sctp" => Some(Proto::Sctp),
         _ => None,
     }
 }

@@ -2,18 +2,38 @@
 
 use serde::Serialize;
 
-/// The protocol column of a result (nmap's `80/tcp`, and `ip` for the IP protocol scan).
+/// The protocol of a result's port (nmap's `80/tcp`; `ip` for the IP protocol scan, whose
+/// "ports" are protocol numbers), and of a `-p` prefix (`T:`, `U:`, `S:`, `P:`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
+    Udp,
+    Sctp,
+    Ip,
 }
 
 impl Proto {
+    /// Nmap's spelling in port columns and JSON: `tcp`, `udp`, `sctp`, `ip`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Tcp => "tcp",
+            Self::Udp => "udp",
+            Self::Sctp => "sctp",
+            Self::Ip => "ip",
         }
+    }
+}
+
+impl std::fmt::Display for Proto {
+    /// For messages: `TCP`, `UDP`, `SCTP`, `IP-protocol`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Tcp => "TCP",
+            Self::Udp => "UDP",
+            Self::Sctp => "SCTP",
+            Self::Ip => "IP-protocol",
+        })
     }
 }
 
@@ -117,7 +137,12 @@ mod tests {
             serde_json::to_string(&PortState::Filtered).unwrap(),
             "\"filtered\""
         );
-        assert_eq!(serde_json::to_string(&Proto::Tcp).unwrap(), "\"tcp\"");
+        for proto in [Proto::Tcp, Proto::Udp, Proto::Sctp, Proto::Ip] {
+            assert_eq!(
+                serde_json::to_string(&proto).unwrap(),
+                format!("\"{}\"", proto.as_str())
+            );
+        }
         for reason in [
             Reason::SynAck,
             Reason::Reset,

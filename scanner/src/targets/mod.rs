@@ -21,6 +21,6 @@ mod spec;
 
 pub use error::{SpecError, TargetError};
 pub use file::read_spec_file;
-pub use ports::{PortError, PortList, Proto};
+pub use ports::{PortError, PortList};
 pub use set::{TargetSet, TargetSetBuilder};
 pub use spec::parse_target;

@@ -11,48 +11,22 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::verdict::Proto;
+
 /// Number of distinct port values, and so the size of the lookup table.
 const PORT_COUNT: usize = 1 << 16;
 
 /// Marks a port that is not in the list in the lookup table.
 const ABSENT: u32 = u32::MAX;
 
-/// A transport protocol, as selected by nmap's port-list prefixes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Proto {
-    /// `T:`
-    Tcp,
-    /// `U:`
-    Udp,
-    /// `S:`
-    Sctp,
-    /// `P:` — IP protocol numbers (for an IP protocol scan). Values are
-    /// checked against 0-65535 like ports; limiting them to 0-255 is the
-    /// caller's business.
-    Ip,
-}
-
-impl Proto {
-    /// Parses a prefix letter, case-insensitively.
-    fn from_prefix(prefix: &str) -> Option<Self> {
-        match prefix {
-            "T" | "t" => Some(Self::Tcp),
-            "U" | "u" => Some(Self::Udp),
-            "S" | "s" => Some(Self::Sctp),
-            "P" | "p" => Some(Self::Ip),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Proto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Tcp => "TCP",
-            Self::Udp => "UDP",
-            Self::Sctp => "SCTP",
-            Self::Ip => "IP-protocol",
-        })
+/// The protocol a `-p` prefix selects (`T:`, `U:`, `S:`, `P:`), case-insensitively.
+fn proto_of_prefix(prefix: &str) -> Option<Proto> {
+    match prefix {
+        "T" | "t" => Some(Proto::Tcp),
+        "U" | "u" => Some(Proto::Udp),
+        "S" | "s" => Some(Proto::Sctp),
+        "P" | "p" => Some(Proto::Ip),
+        _ => None,
     }
 }
 
@@ -247,7 +221,7 @@ fn parse_items(spec: &str) -> Result<Vec<Item>, PortError> {
         let range = match raw.split_once(':') {
             Some((prefix, rest)) => {
                 proto = Some(
-                    Proto::from_prefix(prefix)
+                    proto_of_prefix(prefix)
                         .ok_or_else(|| PortError::UnknownProtocol(format!("{prefix}:")))?,
                 );
                 if rest.is_empty() {
