@@ -20,7 +20,7 @@ use crate::{
     output::{
         json::JsonLines,
         summary,
-        table::{self, TableOptions},
+        table::{self, Silence, TableOptions},
     },
     probe::{FrameAddrs, Probe, tcp_syn::TcpSyn},
     route,
@@ -117,7 +117,10 @@ fn scan<P: Probe + 'static>(
             &outcome.results,
             &space,
             P::PROTO,
-            (silent.state, silent.reason),
+            &Silence {
+                verdict: silent,
+                walked: outcome.stats.walked(),
+            },
             &Services::load(),
             &TableOptions {
                 reason: cli.reason,
@@ -131,7 +134,7 @@ fn scan<P: Probe + 'static>(
         summary::render(
             &outcome.stats,
             &outcome.results,
-            (silent.state, silent.reason),
+            silent,
             space.targets().len(),
             space.ports().len(),
         )

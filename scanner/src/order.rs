@@ -44,6 +44,21 @@ impl ScanSpace {
         Some((target, port))
     }
 
+    /// Whether probe `index` is among the first `walked` probes of the walk (of an interrupted
+    /// scan, say).
+    #[inline]
+    pub fn is_walked(&self, index: u64, walked: u64) -> bool {
+        index < walked
+    }
+
+    /// How many probes to the `port_index`-th port are among the first `walked` of the walk.
+    pub fn walked_to_port(&self, port_index: usize, walked: u64) -> u64 {
+        let addresses = self.targets.len();
+        walked
+            .saturating_sub(port_index as u64 * addresses)
+            .min(addresses)
+    }
+
     /// The number of the probe to `target:port`, if the scan has one.
     #[inline]
     pub fn index_of(&self, target: Ipv4Addr, port: u16) -> Option<u64> {
@@ -73,5 +88,20 @@ mod tests {
         assert_eq!(space.probe(15), None);
         assert_eq!(space.index_of(Ipv4Addr::new(198, 18, 0, 9), 80), None);
         assert_eq!(space.index_of(Ipv4Addr::new(198, 18, 0, 1), 81), None);
+    }
+
+    #[test]
+    fn walked_counts_agree_with_the_walk() {
+        let targets = TargetSet::from_specs(["198.18.0.0/30"]).unwrap();
+        let space = ScanSpace::new(targets, PortList::parse("80,22,443").unwrap());
+        for walked in 0..=space.len() {
+            for (port_index, port) in space.ports().iter().enumerate() {
+                let by_index = (0..space.len())
+                    .filter(|&i| space.is_walked(i, walked))
+                    .filter(|&i| space.probe(i).unwrap().1 == port)
+                    .count() as u64;
+                assert_eq!(space.walked_to_port(port_index, walked), by_index);
+            }
+        }
     }
 }

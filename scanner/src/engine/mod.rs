@@ -80,6 +80,11 @@ pub struct ScanStats {
 }
 
 impl ScanStats {
+    /// Probes of the first pass that went out: all of them, unless the scan was interrupted.
+    pub fn walked(&self) -> u64 {
+        self.sent.per_pass.first().copied().unwrap_or(0)
+    }
+
     /// Send rate over the time spent sending.
     pub fn send_rate(&self) -> f64 {
         let secs = self.sent.sending.as_secs_f64();

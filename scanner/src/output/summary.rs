@@ -6,13 +6,13 @@ use crate::{
     engine::ScanStats,
     reply::xdp::AttachMode,
     results::ScanResult,
-    verdict::{PortState, Reason},
+    verdict::{PortState, Verdict},
 };
 
 pub fn render(
     stats: &ScanStats,
     results: &[ScanResult],
-    silent: (PortState, Reason),
+    silent: Verdict,
     addresses: u64,
     ports: usize,
 ) -> String {
@@ -55,10 +55,9 @@ pub fn render(
     for result in results {
         *states.entry(result.state).or_default() += 1;
     }
-    // Probes of the first pass that went out; an interrupted scan never sent the rest.
-    let probed = sent.per_pass.first().copied().unwrap_or(0);
+    let probed = stats.walked();
     let unanswered = probed.saturating_sub(stats.answered);
-    *states.entry(silent.0).or_default() += unanswered;
+    *states.entry(silent.state).or_default() += unanswered;
     let per_state: Vec<String> = [PortState::Open, PortState::Closed, PortState::Filtered]
         .iter()
         .map(|state| {
@@ -74,7 +73,7 @@ pub fn render(
         out,
         "  results: {} ({unanswered} {}){}",
         per_state.join(", "),
-        silent.1.as_str(),
+        silent.reason.as_str(),
         if not_sent > 0 {
             format!("; {not_sent} probes not sent")
         } else {

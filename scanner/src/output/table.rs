@@ -11,11 +11,18 @@ use crate::{
     order::ScanSpace,
     results::ScanResult,
     services::Services,
-    verdict::{PortState, Proto, Reason},
+    verdict::{PortState, Proto, Reason, Verdict},
 };
 
 /// Nmap folds a state into "Not shown" once it holds more than this many ports.
 const FOLD_ABOVE: usize = 25;
+
+/// The probes that got no answer: nmap's verdict on them, and which of them went out at all
+/// (the first `walked` of the walk; fewer than all when the scan was interrupted).
+pub struct Silence {
+    pub verdict: Verdict,
+    pub walked: u64,
+}
 
 pub struct TableOptions {
     /// Add nmap's REASON column.
@@ -37,7 +44,7 @@ pub fn render(
     results: &[ScanResult],
     space: &ScanSpace,
     proto: Proto,
-    silent: (PortState, Reason),
+    silence: &Silence,
     services: &Services,
     options: &TableOptions,
 ) -> String {
@@ -51,20 +58,27 @@ pub fn render(
     let mut out = String::new();
     if by_host.len() <= options.max_hosts {
         for (ip, answered) in &by_host {
-            let rows = space.ports().iter().map(|port| match answered.get(&port) {
-                Some(r) => Row {
-                    port,
-                    state: r.state,
-                    reason: r.reason,
-                    ttl: Some(r.ttl),
-                },
-                None => Row {
-                    port,
-                    state: silent.0,
-                    reason: silent.1,
-                    ttl: None,
-                },
-            });
+            let rows = space
+                .ports()
+                .iter()
+                .filter_map(|port| match answered.get(&port) {
+                    Some(r) => Some(Row {
+                        port,
+                        state: r.state,
+                        reason: r.reason,
+                        ttl: Some(r.ttl),
+                    }),
+                    // A probe never sent says nothing about its port.
+                    None => space
+                        .index_of(*ip, port)
+                        .is_some_and(|index| space.is_walked(index, silence.walked))
+                        .then_some(Row {
+                            port,
+                            state: silence.verdict.state,
+                            reason: silence.verdict.reason,
+                            ttl: None,
+                        }),
+                });
             host_table(
                 &mut out,
                 *ip,
@@ -80,7 +94,7 @@ pub fn render(
             results,
             space,
             proto,
-            silent,
+            silence,
             services,
             by_host.len(),
         );
@@ -158,7 +172,7 @@ fn port_totals(
     results: &[ScanResult],
     space: &ScanSpace,
     proto: Proto,
-    silent: (PortState, Reason),
+    silence: &Silence,
     services: &Services,
     hosts: usize,
 ) {
@@ -168,10 +182,13 @@ fn port_totals(
         *totals.entry((r.port, r.state, r.reason)).or_default() += 1;
         *answered_per_port.entry(r.port).or_default() += 1;
     }
-    for port in space.ports().iter() {
-        let quiet = space.targets().len() - answered_per_port.get(&port).copied().unwrap_or(0);
+    for (port_index, port) in space.ports().iter().enumerate() {
+        let sent = space.walked_to_port(port_index, silence.walked);
+        let answered = answered_per_port.get(&port).copied().unwrap_or(0);
+        let quiet = sent.saturating_sub(answered);
         if quiet > 0 {
-            totals.insert((port, silent.0, silent.1), quiet);
+            let verdict = silence.verdict;
+            totals.insert((port, verdict.state, verdict.reason), quiet);
         }
     }
     let _ = writeln!(
@@ -245,7 +262,13 @@ mod tests {
         )
     }
 
-    const SILENT: (PortState, Reason) = (PortState::Filtered, Reason::NoResponse);
+    /// Silence after a complete walk of `space`.
+    fn silence(space: &ScanSpace) -> Silence {
+        Silence {
+            verdict: Verdict::new(PortState::Filtered, Reason::NoResponse),
+            walked: space.len(),
+        }
+    }
 
     #[test]
     fn small_scan_prints_a_table_per_host_like_nmap() {
@@ -253,11 +276,12 @@ mod tests {
             result([198, 18, 128, 1], 80, PortState::Open, Reason::SynAck),
             result([198, 18, 128, 1], 81, PortState::Closed, Reason::Reset),
         ];
+        let space = space("198.18.128.1", "80,81,8081");
         let text = render(
             &results,
-            &space("198.18.128.1", "80,81,8081"),
+            &space,
             Proto::Tcp,
-            SILENT,
+            &silence(&space),
             &Services::embedded(),
             &TableOptions {
                 reason: true,
@@ -285,11 +309,12 @@ mod tests {
                 Reason::SynAck,
             )])
             .collect();
+        let space = space("198.18.128.1", "1-30,80");
         let text = render(
             &results,
-            &space("198.18.128.1", "1-30,80"),
+            &space,
             Proto::Tcp,
-            SILENT,
+            &silence(&space),
             &Services::embedded(),
             &TableOptions {
                 reason: false,
@@ -310,11 +335,12 @@ mod tests {
             result([198, 18, 128, 2], 80, PortState::Open, Reason::SynAck),
             result([198, 18, 128, 3], 80, PortState::Closed, Reason::Reset),
         ];
+        let space = space("198.18.128.0/30", "80");
         let text = render(
             &results,
-            &space("198.18.128.0/30", "80"),
+            &space,
             Proto::Tcp,
-            SILENT,
+            &silence(&space),
             &Services::embedded(),
             &TableOptions {
                 reason: false,
@@ -329,5 +355,50 @@ mod tests {
              80/tcp closed (reset)         1     http\n\
              80/tcp filtered (no-response) 1     http\n"
         );
+    }
+
+    #[test]
+    fn probes_an_interrupted_scan_never_sent_are_not_reported() {
+        // The walk covers port 80 of all four addresses, then stopped before 8081.
+        let results = [
+            result([198, 18, 128, 1], 80, PortState::Open, Reason::SynAck),
+            result([198, 18, 128, 2], 80, PortState::Closed, Reason::Reset),
+        ];
+        let space = space("198.18.128.0/30", "80,8081");
+        let interrupted = Silence {
+            walked: 4,
+            ..silence(&space)
+        };
+        let totals = render(
+            &results,
+            &space,
+            Proto::Tcp,
+            &interrupted,
+            &Services::embedded(),
+            &TableOptions {
+                reason: false,
+                max_hosts: 1,
+            },
+        );
+        assert_eq!(
+            totals,
+            "2 hosts answered; 4 addresses scanned. Per port:\n\
+             PORT   STATE                  HOSTS SERVICE\n\
+             80/tcp open (syn-ack)         1     http\n\
+             80/tcp closed (reset)         1     http\n\
+             80/tcp filtered (no-response) 2     http\n"
+        );
+        let per_host = render(
+            &results,
+            &space,
+            Proto::Tcp,
+            &interrupted,
+            &Services::embedded(),
+            &TableOptions {
+                reason: false,
+                max_hosts: 10,
+            },
+        );
+        assert!(!per_host.contains("8081"), "{per_host}");
     }
 }
