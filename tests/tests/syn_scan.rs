@@ -213,6 +213,73 @@ fn sigint_mid_scan_keeps_results_and_detaches_xdp() {
 }
 
 #[test]
+fn a_killed_scanner_leaves_no_xdp_program_behind() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let mut child = scanner(&lab)
+        .args(["-p", "1-1000", "198.18.128.0/17", "--rate", "20000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.xdp_attached().unwrap() {
+        assert!(Instant::now() < deadline, "XDP never attached");
+        thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL: no destructor runs; the kernel detaches when the bpf_link's fd closes.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lab.xdp_attached().unwrap() {
+        assert!(
+            Instant::now() < deadline,
+            "XDP program left attached after SIGKILL"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn interface_source_and_gateway_overrides_give_the_same_results() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let scan = |extra: &[&str]| {
+        let output = run(scanner(&lab)
+            .args([
+                "-p",
+                "22,23,8082",
+                "198.18.200.0/29",
+                "--wait",
+                "0.5",
+                "-oJ",
+                "-",
+            ])
+            .args(extra));
+        parse_json_lines(&output.stdout)
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+    };
+    let from_kernel_tables = scan(&[]);
+    let mac = Lab::TARGET_MAC.map(|b| format!("{b:02x}")).join(":");
+    let given = scan(&[
+        "-e",
+        lab.scanner_if(),
+        "-S",
+        &Lab::SCANNER_IP.to_string(),
+        "--gateway-mac",
+        &mac,
+    ]);
+    assert_eq!(from_kernel_tables.len(), 8 * 3);
+    assert_eq!(given, from_kernel_tables);
+    // The override is really used: frames to a MAC nobody has reach no one.
+    let nobody = scan(&["--gateway-mac", "02:00:00:00:00:99", "--retries", "0"]);
+    assert!(nobody.is_empty(), "{nobody:?}");
+}
+
+#[test]
 fn sigint_to_a_lab_holder_removes_its_namespaces() {
     if common::lab(LabConfig::default()).is_none() {
         return;
