@@ -50,8 +50,8 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
     pub wait: std::time::Duration,
 
-    /// Resend unanswered probes this many times (nmap's --max-retries).
-    #[arg(long, alias = "max-retries", value_name = "N", default_value_t = 1)]
+    /// Resend unanswered probes up to N times, while resending still finds answers (nmap's --max-retries).
+    #[arg(long, alias = "max-retries", value_name = "N", default_value_t = 3)]
     pub retries: u32,
 
     /// Send on this interface instead of the one routing to the first target.
@@ -172,7 +172,7 @@ mod tests {
         let cli = parse("scanner 198.18.0.1").unwrap();
         assert_eq!(cli.scan_type, ScanType::Syn);
         assert_eq!(cli.rate, 10_000);
-        assert_eq!(cli.retries, 1);
+        assert_eq!(cli.retries, 3);
         assert_eq!(cli.wait, std::time::Duration::from_secs(2));
     }
 

@@ -2,6 +2,7 @@
 //! as they arrive until the sender has finished its passes and waits.
 
 pub mod answered;
+pub mod retry;
 pub mod sender;
 
 use std::{

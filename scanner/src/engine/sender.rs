@@ -12,7 +12,7 @@ use std::{
 
 use scanner_common::cookie::{Cookie, Key, ProbeId};
 
-use super::answered::Answered;
+use super::{answered::Answered, retry::RetryPolicy};
 use crate::{
     order::ScanSpace,
     probe::Probe,
@@ -28,6 +28,7 @@ pub struct SendJob<P> {
     pub key: Key,
     pub source_ip: Ipv4Addr,
     pub rate: Option<u64>,
+    /// At most this many retry passes (see [`RetryPolicy`]).
     pub retries: u32,
     /// How long to wait for replies after each pass.
     pub wait: Duration,
@@ -51,16 +52,15 @@ impl SendReport {
 }
 
 impl<P: Probe> SendJob<P> {
-    /// Sends every pass, waiting for replies after each; returns early when every probe is
-    /// answered or `stop` is raised.
+    /// Sends the first pass and the retry passes the policy allows, waiting for replies after
+    /// each; returns early when every probe is answered or `stop` is raised.
     pub fn run(self, mut sender: PacketSender) -> io::Result<SendReport> {
         let mut report = SendReport::default();
-        for pass in 0..=self.retries {
-            if self.stopped() || self.answered.all() {
-                break;
-            }
+        let mut policy = RetryPolicy::new(self.retries);
+        while !self.stopped() && policy.next_pass(self.answered.count(), self.answered.all()) {
+            let retry = !report.per_pass.is_empty();
             let started = Instant::now();
-            let sent = self.send_pass(&mut sender, pass > 0)?;
+            let sent = self.send_pass(&mut sender, retry)?;
             report.sending += started.elapsed();
             report.per_pass.push(sent);
             self.wait_for_replies();

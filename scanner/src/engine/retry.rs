@@ -1,0 +1,80 @@
+//! When to send another pass: like nmap, keep retransmitting to unanswered probes while
+//! retransmission still turns up answers, up to `--retries` times.
+//!
+//! Replies get lost on the way (a burst overflows a receive ring, a target's backlog fills);
+//! a retry pass that recovers answers says the losses were real, one that recovers none says
+//! the rest are silent. So silent ports cost one retry pass, lossy links up to `max`.
+
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    max_retries: u32,
+    passes: u32,
+    /// Answered probes when the last pass started.
+    answered_at_last_pass: u64,
+}
+
+impl RetryPolicy {
+    pub fn new(max_retries: u32) -> Self {
+        Self {
+            max_retries,
+            passes: 0,
+            answered_at_last_pass: 0,
+        }
+    }
+
+    /// Whether to start another pass, given how many probes are answered by now (after the
+    /// previous pass and its wait). Call once per pass, before starting it.
+    pub fn next_pass(&mut self, answered: u64, all_answered: bool) -> bool {
+        let another = match self.passes {
+            0 => true,
+            _ if all_answered || self.passes > self.max_retries => false,
+            // The first retry always goes: the first pass says nothing about losses.
+            1 => true,
+            _ => answered > self.answered_at_last_pass,
+        };
+        if another {
+            self.passes += 1;
+            self.answered_at_last_pass = answered;
+        }
+        another
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the policy over the answered counts seen before each pass; returns passes sent.
+    fn passes(max_retries: u32, answered_before_each_pass: &[u64], total: u64) -> u32 {
+        let mut policy = RetryPolicy::new(max_retries);
+        let mut sent = 0;
+        for &answered in answered_before_each_pass {
+            if !policy.next_pass(answered, answered == total) {
+                break;
+            }
+            sent += 1;
+        }
+        sent
+    }
+
+    #[test]
+    fn retries_while_retransmission_recovers_answers() {
+        // Pass 1 answered 90, retry 1 recovered 8, retry 2 recovered 2, retry 3 would run.
+        assert_eq!(passes(3, &[0, 90, 98, 100, 100], 200), 4);
+        // Retry 2 recovered nothing: the remaining probes are silent.
+        assert_eq!(passes(3, &[0, 90, 98, 98, 98], 200), 3);
+    }
+
+    #[test]
+    fn silence_costs_exactly_one_retry() {
+        assert_eq!(passes(3, &[0, 0, 0, 0], 100), 2);
+        assert_eq!(passes(10, &[0, 50, 50, 50], 100), 2);
+    }
+
+    #[test]
+    fn never_more_than_max_retries_and_none_when_all_answered() {
+        assert_eq!(passes(2, &[0, 10, 20, 30, 40, 50], 100), 3);
+        assert_eq!(passes(0, &[0, 10, 20], 100), 1);
+        assert_eq!(passes(3, &[0, 100, 100], 100), 1);
+    }
+}
