@@ -16,14 +16,14 @@ use scanner_common::DEFAULT_RING_BYTES;
 use crate::{
     cli::{Cli, ScanType},
     engine::{self, ScanOptions, SourcePorts},
-    order::ScanSpace,
+    order::{ScanSpace, WalkPlan},
     output::{
         json::JsonLines,
         summary,
         table::{self, Silence, TableOptions},
     },
     probe::{FrameAddrs, Probe, tcp_syn::TcpSyn},
-    route,
+    rate, route,
     services::Services,
     targets::{PortList, TargetSet},
     verdict::Proto,
@@ -47,29 +47,89 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let proto = match cli.scan_type {
         ScanType::Syn => TcpSyn::PROTO,
     };
+    if cli.shard >= cli.shards {
+        return Err(input_error(format!(
+            "--shard {} is out of range: shards are numbered 0 to {}",
+            cli.shard,
+            cli.shards - 1
+        )));
+    }
     let space = Arc::new(ScanSpace::new(targets(&cli)?, ports(&cli, proto)?));
     let first = space
         .targets()
         .get(0)
         .ok_or_else(|| input_error("every target is excluded: nothing to scan"))?;
     let (interface, addrs) = network_path(&cli, first)?;
-    let options = ScanOptions {
-        interface,
-        source_ip: addrs.source_ip,
-        source_ports: cli
-            .source_port
-            .map_or(SourcePorts::EPHEMERAL, SourcePorts::fixed),
-        rate: Some(cli.rate),
-        retries: cli.retries,
-        wait: cli.wait,
-        ring_bytes: DEFAULT_RING_BYTES,
-    };
+    let source_ports = cli
+        .source_port
+        .map_or(SourcePorts::EPHEMERAL, SourcePorts::fixed);
     match cli.scan_type {
         ScanType::Syn => {
-            let probe = TcpSyn::new(addrs, options.source_ports.base, options.source_ports.mask);
+            let probe = TcpSyn::new(addrs, source_ports.base, source_ports.mask);
+            let options = scan_options(
+                &cli,
+                &space,
+                interface,
+                addrs,
+                source_ports,
+                probe.template(),
+            )?;
             scan(&cli, probe, space, &options)
         }
     }
+}
+
+/// Internet-scale scans must say how fast: the default rate is meant for small ones.
+const LARGE_SCAN_ADDRESSES: u64 = 1 << 24;
+
+fn scan_options(
+    cli: &Cli,
+    space: &ScanSpace,
+    interface: route::Interface,
+    addrs: FrameAddrs,
+    source_ports: SourcePorts,
+    template: &[u8],
+) -> Result<ScanOptions> {
+    let rate = match (cli.rate, cli.bandwidth) {
+        (Some(rate), _) => rate,
+        (None, Some(bits)) => rate::for_bandwidth(bits, template.len()),
+        (None, None) if space.targets().len() > LARGE_SCAN_ADDRESSES && !cli.dry_run => {
+            return Err(input_error(format!(
+                "{} addresses is an Internet-scale scan: give its speed explicitly with --rate or --bandwidth",
+                space.targets().len()
+            )));
+        }
+        (None, None) => DEFAULT_RATE,
+    };
+    Ok(ScanOptions {
+        interface,
+        source_ip: addrs.source_ip,
+        source_ports,
+        rate: Some(rate),
+        retries: cli.retries,
+        wait: cli.wait,
+        max_runtime: cli.max_runtime,
+        send_path: cli.send_path,
+        ring_bytes: DEFAULT_RING_BYTES,
+    })
+}
+
+/// Probes per second without --rate or --bandwidth.
+const DEFAULT_RATE: u64 = 10_000;
+/// One sender thread per this many probes per second asked, when --sender-threads is not given.
+const RATE_PER_SENDER: u64 = 400_000;
+
+fn sender_threads(cli: &Cli, options: &ScanOptions) -> u32 {
+    if cli.dry_run {
+        return 1;
+    }
+    cli.sender_threads.unwrap_or_else(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        let wanted = options
+            .rate
+            .map_or(cpus, |rate| rate.div_ceil(RATE_PER_SENDER));
+        wanted.clamp(1, cpus) as u32
+    })
 }
 
 fn scan<P: Probe + 'static>(
@@ -78,6 +138,22 @@ fn scan<P: Probe + 'static>(
     space: Arc<ScanSpace>,
     options: &ScanOptions,
 ) -> Result<ExitCode> {
+    let seed = cli.seed.unwrap_or_else(rand::random);
+    let plan = Arc::new(WalkPlan::new(
+        space.len(),
+        seed,
+        cli.shard,
+        cli.shards,
+        sender_threads(cli, options),
+        cli.max_targets.map(|cap| cap.of(space.len())),
+    ));
+    let probe = Arc::new(probe);
+    if cli.dry_run {
+        let described = engine::dry_run(probe, space, plan, options, std::io::stdout())
+            .context("writing the dry run")?;
+        eprintln!("scanner: dry run: {described} probes described, none sent (seed {seed})");
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut json =
         match &cli.output_json {
             Some(path) => Some(JsonLines::create(path).map_err(|err| {
@@ -90,13 +166,13 @@ fn scan<P: Probe + 'static>(
         .build()
         .context("starting the runtime")?;
     let stop = Arc::new(AtomicBool::new(false));
-    let probe = Arc::new(probe);
     let silent = probe.silent_verdict();
     let outcome = runtime.block_on(async {
         stop_on_signals(Arc::clone(&stop))?;
         engine::run(
             Arc::clone(&probe),
             Arc::clone(&space),
+            Arc::clone(&plan),
             options,
             stop,
             |result| {
@@ -119,7 +195,7 @@ fn scan<P: Probe + 'static>(
             P::PROTO,
             &Silence {
                 verdict: silent,
-                walked: outcome.stats.walked(),
+                walked: &outcome.stats.walked,
             },
             &Services::load(),
             &TableOptions {
@@ -135,8 +211,14 @@ fn scan<P: Probe + 'static>(
             &outcome.stats,
             &outcome.results,
             silent,
-            space.targets().len(),
-            space.ports().len(),
+            &summary::Scope {
+                addresses: space.targets().len(),
+                ports: space.ports().len(),
+                probes: space.len(),
+                seed,
+                shard: (cli.shard, cli.shards),
+                threads: plan.threads(),
+            },
         )
     );
     Ok(if outcome.stats.interrupted {

@@ -41,13 +41,65 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub excludefile: Option<PathBuf>,
 
-    /// Probes per second.
-    #[arg(long, alias = "max-rate", value_name = "PPS", default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub rate: u64,
+    /// Replace the default blocklist (IANA special-purpose ranges) with the ranges in FILE; an
+    /// empty file (or /dev/null) blocks nothing.
+    #[arg(long, value_name = "FILE")]
+    pub blocklist_file: Option<PathBuf>,
 
-    /// Seconds to wait for late replies after each pass.
-    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
+    /// Scan only the ranges in FILE; a range listed here overrides an equally or less specific
+    /// default blocklist entry.
+    #[arg(long, value_name = "FILE")]
+    pub allowlist_file: Option<PathBuf>,
+
+    /// Seed of the probe order: the same seed (and targets and ports) repeats a scan exactly,
+    /// and shards of one scan must share it. Default: random, printed in the summary.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Split the scan into N disjoint shards (ZMap's semantics), for N machines.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: u32,
+
+    /// Scan shard I (0-based) of --shards.
+    #[arg(long, value_name = "I", default_value_t = 0)]
+    pub shard: u32,
+
+    /// Send at most N probes in the first pass (a number, or a percentage of the scan: 10%).
+    #[arg(long, value_name = "N|P%", value_parser = parse_max_targets)]
+    pub max_targets: Option<MaxTargets>,
+
+    /// Stop sending after this many seconds (then wait for replies as usual).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub max_runtime: Option<std::time::Duration>,
+
+    /// Print the probes that would be sent, one per line, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Probes per second [default: 10000].
+    #[arg(long, alias = "max-rate", value_name = "PPS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: Option<u64>,
+
+    /// Send rate as bandwidth on the wire, in bits per second: 1G, 250M, 800k (Ethernet
+    /// preamble, gap and FCS included, as ZMap counts).
+    #[arg(long, value_name = "BPS", conflicts_with = "rate", value_parser = parse_bandwidth)]
+    pub bandwidth: Option<u64>,
+
+    /// How probes leave: auto (AF_XDP where the interface takes it, else AF_PACKET), af-xdp,
+    /// af-packet.
+    #[arg(long, value_name = "PATH", default_value = "auto", value_parser = parse_send_path)]
+    pub send_path: crate::send::SendPath,
+
+    /// Sender threads, one per core and queue [default: enough for the rate, at most one per
+    /// CPU and transmit queue].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub sender_threads: Option<u32>,
+
+    /// Seconds to wait for late replies after each pass (the cooldown).
+    #[arg(long, alias = "cooldown-time", value_name = "SECONDS", default_value = "2",
+          value_parser = parse_seconds)]
     pub wait: std::time::Duration,
 
     /// Resend unanswered probes up to N times, while resending still finds answers (nmap's --max-retries).
@@ -110,6 +162,63 @@ fn parse_scan_type(s: &str) -> Result<ScanType, String> {
     }
 }
 
+/// A cap on the first pass: a count of probes, or a share of the scan.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MaxTargets {
+    Count(u64),
+    Percent(f64),
+}
+
+impl MaxTargets {
+    /// The cap for a scan of `probes` probes.
+    pub fn of(self, probes: u64) -> u64 {
+        match self {
+            Self::Count(count) => count.min(probes),
+            Self::Percent(percent) => ((probes as f64) * percent / 100.0).ceil() as u64,
+        }
+    }
+}
+
+fn parse_max_targets(s: &str) -> Result<MaxTargets, String> {
+    match s.strip_suffix('%') {
+        Some(percent) => match percent.parse::<f64>() {
+            Ok(p) if p > 0.0 && p <= 100.0 => Ok(MaxTargets::Percent(p)),
+            _ => Err(format!("{s:?} is not a percentage in (0, 100]")),
+        },
+        None => match s.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(MaxTargets::Count(n)),
+            _ => Err(format!("{s:?} is not a positive number of probes")),
+        },
+    }
+}
+
+/// Bits per second, with an optional k, M or G suffix (powers of 1000).
+fn parse_bandwidth(s: &str) -> Result<u64, String> {
+    let (number, scale) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1e3),
+        Some((i, 'm' | 'M')) => (&s[..i], 1e6),
+        Some((i, 'g' | 'G')) => (&s[..i], 1e9),
+        _ => (s, 1.0),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && n * scale >= 1.0 && n * scale <= 1e12 => Ok((n * scale) as u64),
+        _ => Err(format!(
+            "{s:?} is not a bandwidth (bits per second, e.g. 1G, 250M, 800k)"
+        )),
+    }
+}
+
+fn parse_send_path(s: &str) -> Result<crate::send::SendPath, String> {
+    match s {
+        "auto" => Ok(crate::send::SendPath::Auto),
+        "af-xdp" | "afxdp" => Ok(crate::send::SendPath::AfXdp),
+        "af-packet" | "afpacket" => Ok(crate::send::SendPath::AfPacket),
+        other => Err(format!(
+            "{other:?} is not a send path (auto, af-xdp, af-packet)"
+        )),
+    }
+}
+
 fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
     let secs: f64 = s
         .parse()
@@ -142,6 +251,23 @@ impl Cli {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parses_bandwidth_and_max_targets() {
+        assert_eq!(super::parse_bandwidth("1G"), Ok(1_000_000_000));
+        assert_eq!(super::parse_bandwidth("2.5M"), Ok(2_500_000));
+        assert_eq!(super::parse_bandwidth("800k"), Ok(800_000));
+        assert_eq!(super::parse_bandwidth("64000"), Ok(64_000));
+        assert!(super::parse_bandwidth("G").is_err());
+        assert!(super::parse_bandwidth("-1M").is_err());
+        assert_eq!(
+            super::parse_max_targets("1000"),
+            Ok(super::MaxTargets::Count(1000))
+        );
+        assert_eq!(super::MaxTargets::Count(10).of(5), 5);
+        assert_eq!(super::parse_max_targets("10%").map(|m| m.of(1000)), Ok(100));
+        assert_eq!(super::MaxTargets::Percent(0.1).of(15), 1);
+    }
+
     use clap::CommandFactory;
 
     use super::*;
@@ -171,7 +297,9 @@ mod tests {
     fn defaults() {
         let cli = parse("scanner 198.18.0.1").unwrap();
         assert_eq!(cli.scan_type, ScanType::Syn);
-        assert_eq!(cli.rate, 10_000);
+        assert_eq!(cli.rate, None);
+        assert_eq!(cli.shards, 1);
+        assert_eq!(cli.send_path, crate::send::SendPath::Auto);
         assert_eq!(cli.retries, 3);
         assert_eq!(cli.wait, std::time::Duration::from_secs(2));
     }
@@ -185,6 +313,13 @@ mod tests {
             "scanner --wait soon 198.18.0.1",
             "scanner -g 70000 198.18.0.1",
             "scanner -S 198.18.0 198.18.0.1",
+            "scanner --shards 0 198.18.0.1",
+            "scanner --max-targets 0 198.18.0.1",
+            "scanner --max-targets 101% 198.18.0.1",
+            "scanner --bandwidth 1X 198.18.0.1",
+            "scanner --bandwidth 1G --rate 5 198.18.0.1",
+            "scanner --send-path dpdk 198.18.0.1",
+            "scanner --sender-threads 0 198.18.0.1",
         ] {
             let err = parse(line).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{line}");

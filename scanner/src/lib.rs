@@ -18,4 +18,5 @@ pub mod route;
 pub mod send;
 pub mod services;
 pub mod targets;
+pub mod trace;
 pub mod verdict;

@@ -36,6 +36,17 @@ impl Clock for MonotonicClock {
     }
 }
 
+/// Bytes each frame costs on an Ethernet wire beyond its own: preamble (8), FCS (4) and the
+/// inter-frame gap (12), as ZMap counts them; frames are padded to 60 bytes before the FCS.
+const WIRE_OVERHEAD: u64 = 24;
+const MIN_FRAME: u64 = 60;
+
+/// The packet rate that fills `bits_per_second` with frames of `frame_len` bytes.
+pub fn for_bandwidth(bits_per_second: u64, frame_len: usize) -> u64 {
+    let wire_bits = ((frame_len as u64).max(MIN_FRAME) + WIRE_OVERHEAD) * 8;
+    (bits_per_second / wire_bits).max(1)
+}
+
 /// How far the pacer may fall behind before it forgets the debt instead of bursting to
 /// catch up (after a stall, say).
 const MAX_DEBT: Duration = Duration::from_millis(50);
@@ -95,6 +106,14 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
+
+    #[test]
+    fn bandwidth_counts_ethernet_overhead_like_zmap() {
+        // A 58-byte SYN is padded to 60, plus 24: 672 bits on the wire.
+        assert_eq!(for_bandwidth(1_000_000_000, 58), 1_488_095);
+        assert_eq!(for_bandwidth(10_000_000, 1000), 1220);
+        assert_eq!(for_bandwidth(1, 58), 1);
+    }
 
     /// A clock that only moves when slept on (or advanced by hand).
     #[derive(Default)]

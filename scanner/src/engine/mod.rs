@@ -2,14 +2,16 @@
 //! as they arrive until the sender has finished its passes and waits.
 
 pub mod answered;
+pub mod progress;
 pub mod retry;
 pub mod sender;
 
 use std::{
+    cell::Cell,
     net::Ipv4Addr,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -19,10 +21,11 @@ use scanner_common::{XdpConfig, cookie::Key};
 
 use self::{
     answered::Answered,
-    sender::{SendJob, SendReport},
+    progress::{Snapshot, Status},
+    sender::{SendJob, SendProgress, SendReport},
 };
 use crate::{
-    order::ScanSpace,
+    order::{ScanSpace, WalkPlan, Walked},
     probe::Probe,
     reply::{
         classify::{Classifier, Discarded},
@@ -31,7 +34,8 @@ use crate::{
     },
     results::ScanResult,
     route::Interface,
-    send::af_packet::PacketSender,
+    send::{self, FrameSender, SendPath, dry_run::DryRun},
+    verdict::PortState,
 };
 
 /// The source ports probes use: `base + (cookie bits & mask)`.
@@ -64,13 +68,20 @@ pub struct ScanOptions {
     pub rate: Option<u64>,
     pub retries: u32,
     pub wait: Duration,
+    /// Stop sending after this long.
+    pub max_runtime: Option<Duration>,
+    pub send_path: SendPath,
     pub ring_bytes: u32,
 }
 
 #[derive(Clone, Debug)]
 pub struct ScanStats {
-    pub probes: u64,
+    /// Probes this run planned to send in its first pass.
+    pub planned: u64,
     pub sent: SendReport,
+    /// Which probes the first pass sent.
+    pub walked: Walked,
+    pub send_path: SendPath,
     pub replies: u64,
     pub answered: u64,
     pub discarded: Discarded,
@@ -81,11 +92,6 @@ pub struct ScanStats {
 }
 
 impl ScanStats {
-    /// Probes of the first pass that went out: all of them, unless the scan was interrupted.
-    pub fn walked(&self) -> u64 {
-        self.sent.per_pass.first().copied().unwrap_or(0)
-    }
-
     /// Send rate over the time spent sending.
     pub fn send_rate(&self) -> f64 {
         let secs = self.sent.sending.as_secs_f64();
@@ -107,6 +113,7 @@ pub struct ScanOutcome {
 pub async fn run<P: Probe + 'static>(
     probe: Arc<P>,
     space: Arc<ScanSpace>,
+    plan: Arc<WalkPlan>,
     options: &ScanOptions,
     stop: Arc<AtomicBool>,
     mut on_result: impl FnMut(&ScanResult) -> Result<()>,
@@ -127,31 +134,39 @@ pub async fn run<P: Probe + 'static>(
     let iface = &options.interface;
     let mut filter = ReplyFilter::attach(iface.index, &iface.name, &config, options.ring_bytes)?;
     let mut ring = ReplyRing::new(filter.take_replies()?)?;
-    let packets = PacketSender::open(iface.index, probe.template())
-        .with_context(|| format!("opening a packet socket on {}", iface.name))?;
+    let (mut senders, send_path) =
+        send::open_all(options.send_path, iface, plan.threads(), probe.template())?;
 
     let answered = Arc::new(Answered::new(space.len()));
+    let progress = Arc::new(SendProgress::default());
     let job = SendJob {
         probe: Arc::clone(&probe),
         space: Arc::clone(&space),
+        plan: Arc::clone(&plan),
         answered: Arc::clone(&answered),
         key,
         source_ip: options.source_ip,
         rate: options.rate,
         retries: options.retries,
         wait: options.wait,
+        deadline: options.max_runtime.map(|limit| started + limit),
         stop: Arc::clone(&stop),
-        sent: Arc::new(AtomicU64::new(0)),
+        progress: Arc::clone(&progress),
     };
-    let mut sending = tokio::task::spawn_blocking(move || job.run(packets));
+    let mut sending = tokio::task::spawn_blocking(move || job.run(&mut senders));
 
     let mut classifier = Classifier::new(&*probe, &space, &answered);
     let mut results = Vec::new();
-    let mut replies = 0u64;
+    // Read by the status line while the reader closure holds the counters.
+    let replies = Cell::new(0u64);
+    let hits = Cell::new(0u64);
     let mut sink_error = None;
     let mut on_record = |record| {
-        replies += 1;
+        replies.set(replies.get() + 1);
         if let Some(result) = classifier.classify(&record) {
+            if result.state == PortState::Open {
+                hits.set(hits.get() + 1);
+            }
             if sink_error.is_none()
                 && let Err(err) = on_result(&result)
             {
@@ -162,12 +177,26 @@ pub async fn run<P: Probe + 'static>(
             results.push(result);
         }
     };
+    let mut status = Status::new(plan.planned());
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY);
     let sent = loop {
         tokio::select! {
             batch = ring.next_batch(&mut on_record) => { batch.context("reading the ring buffer")?; }
             joined = &mut sending => break joined,
+            _ = tick.tick() => status.update(Snapshot {
+                elapsed: started.elapsed(),
+                walked: progress.walked.load(Ordering::Relaxed),
+                planned: plan.planned(),
+                sent: progress.sent.load(Ordering::Relaxed),
+                pass: progress.pass.load(Ordering::Relaxed),
+                replies: replies.get(),
+                hits: hits.get(),
+                drops: filter.counters().map_or(0, |c| c.ring_full),
+            }),
         }
     };
+    status.finish();
     let sent = sent
         .map_err(|err| anyhow!("sender thread failed: {err}"))?
         .context("sending probes")?;
@@ -180,9 +209,11 @@ pub async fn run<P: Probe + 'static>(
     drop(filter); // detach before reporting
     Ok(ScanOutcome {
         stats: ScanStats {
-            probes: space.len(),
+            planned: plan.planned(),
+            walked: plan.walked(&sent.walked_per_thread),
             sent,
-            replies,
+            send_path,
+            replies: replies.get(),
             answered: answered.count(),
             discarded: classifier.discarded,
             xdp,
@@ -193,3 +224,35 @@ pub async fn run<P: Probe + 'static>(
         results,
     })
 }
+
+/// `--dry-run`: walks the plan's first pass and writes each probe to `out`; sends nothing.
+pub fn dry_run<P: Probe + 'static>(
+    probe: Arc<P>,
+    space: Arc<ScanSpace>,
+    plan: Arc<WalkPlan>,
+    options: &ScanOptions,
+    out: impl std::io::Write + Send + 'static,
+) -> Result<u64> {
+    let mut senders: Vec<Box<dyn FrameSender>> = vec![Box::new(DryRun::new(probe.template(), out))];
+    let job = SendJob {
+        probe,
+        space,
+        plan,
+        answered: Arc::new(Answered::new(0)),
+        key: Key {
+            k0: rand::random(),
+            k1: rand::random(),
+        },
+        source_ip: options.source_ip,
+        rate: None,
+        retries: 0,
+        wait: Duration::ZERO,
+        deadline: None,
+        stop: Arc::new(AtomicBool::new(false)),
+        progress: Arc::default(),
+    };
+    Ok(job.run(&mut senders)?.total())
+}
+
+/// How often the status line is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(1);

@@ -1,4 +1,6 @@
-//! The probe path in one loop: scan space -> order -> pacer -> template patch -> send ring.
+//! The probe path in one loop per thread: walk plan -> pacer -> template patch -> send ring.
+//! One thread per sender, each walking its own part of the plan; a pass ends when every
+//! thread has walked its part, then the replies get `wait` to arrive before the next pass.
 
 use std::{
     io,
@@ -14,35 +16,53 @@ use scanner_common::cookie::{Cookie, Key, ProbeId};
 
 use super::{answered::Answered, retry::RetryPolicy};
 use crate::{
-    order::ScanSpace,
+    order::{ScanSpace, WalkPlan},
     probe::Probe,
     rate::Pacer,
-    send::af_packet::{MAX_BATCH, PacketSender},
+    send::FrameSender,
 };
 
-/// What the sender thread needs; everything shared is read-only or atomic.
+/// What the sender threads need; everything shared is read-only or atomic.
 pub struct SendJob<P> {
     pub probe: Arc<P>,
     pub space: Arc<ScanSpace>,
+    pub plan: Arc<WalkPlan>,
     pub answered: Arc<Answered>,
     pub key: Key,
     pub source_ip: Ipv4Addr,
+    /// Packets per second for all threads together; `None` for as fast as the link goes.
     pub rate: Option<u64>,
     /// At most this many retry passes (see [`RetryPolicy`]).
     pub retries: u32,
     /// How long to wait for replies after each pass.
     pub wait: Duration,
+    /// No probe leaves after this instant (--max-runtime).
+    pub deadline: Option<Instant>,
     pub stop: Arc<AtomicBool>,
-    /// Probes sent so far, for progress reports.
-    pub sent: Arc<AtomicU64>,
+    pub progress: Arc<SendProgress>,
+}
+
+/// Live counters for the status line.
+#[derive(Debug, Default)]
+pub struct SendProgress {
+    /// Packets sent, retries included.
+    pub sent: AtomicU64,
+    /// Probes of the first pass sent.
+    pub walked: AtomicU64,
+    /// Passes started (1 is the first pass).
+    pub pass: AtomicU64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SendReport {
     /// Probes sent in each pass (the first, then the retries).
     pub per_pass: Vec<u64>,
+    /// Probes each thread sent in the first pass.
+    pub walked_per_thread: Vec<u64>,
     /// Time spent sending, waits excluded.
     pub sending: Duration,
+    /// Sending stopped at --max-runtime.
+    pub out_of_time: bool,
 }
 
 impl SendReport {
@@ -53,18 +73,54 @@ impl SendReport {
 
 impl<P: Probe> SendJob<P> {
     /// Sends the first pass and the retry passes the policy allows, waiting for replies after
-    /// each; returns early when every probe is answered or `stop` is raised.
-    pub fn run(self, mut sender: PacketSender) -> io::Result<SendReport> {
-        let mut report = SendReport::default();
+    /// each; returns early when every probe is answered, `stop` is raised or time is up.
+    pub fn run(self, senders: &mut [Box<dyn FrameSender>]) -> io::Result<SendReport> {
+        let threads = senders.len();
+        assert_eq!(
+            threads,
+            self.plan.threads() as usize,
+            "one sender per thread"
+        );
+        let mut report = SendReport {
+            walked_per_thread: vec![0; threads],
+            ..SendReport::default()
+        };
         let mut policy = RetryPolicy::new(self.retries);
-        while !self.stopped() && policy.next_pass(self.answered.count(), self.answered.all()) {
+        while !self.stopped()
+            && !self.out_of_time()
+            && policy.next_pass(self.answered.count(), self.all_answered(&report))
+        {
             let retry = !report.per_pass.is_empty();
+            self.progress.pass.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
-            let sent = self.send_pass(&mut sender, retry)?;
+            let sent = std::thread::scope(|scope| {
+                let workers: Vec<_> = senders
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(thread, sender)| {
+                        // A retry resends what this thread walked the first time.
+                        let limit = retry.then(|| report.walked_per_thread[thread]);
+                        let job = &self;
+                        scope.spawn(move || job.send_part(sender.as_mut(), thread, limit))
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|worker| {
+                        worker
+                            .join()
+                            .unwrap_or_else(|_| Err(io::Error::other("a sender thread panicked")))
+                    })
+                    .collect::<io::Result<Vec<u64>>>()
+            })?;
             report.sending += started.elapsed();
-            report.per_pass.push(sent);
-            self.wait_for_replies();
+            if !retry {
+                report.walked_per_thread.clone_from(&sent);
+            }
+            report.per_pass.push(sent.iter().sum());
+            self.wait_for_replies(&report);
         }
+        report.out_of_time = self.out_of_time();
         Ok(report)
     }
 
@@ -72,14 +128,32 @@ impl<P: Probe> SendJob<P> {
         self.stop.load(Ordering::Relaxed)
     }
 
-    fn send_pass(&self, sender: &mut PacketSender, skip_answered: bool) -> io::Result<u64> {
-        let mut pacer = Pacer::new(self.rate);
-        let batch = pacer.batch_size(MAX_BATCH);
+    fn out_of_time(&self) -> bool {
+        self.deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    /// Sends thread `thread`'s part: the whole part in the first pass (`limit` None), its first
+    /// `limit` probes minus the answered ones in a retry. Returns how many probes left.
+    fn send_part(
+        &self,
+        sender: &mut dyn FrameSender,
+        thread: usize,
+        limit: Option<u64>,
+    ) -> io::Result<u64> {
+        let threads = self.plan.threads() as u64;
+        let mut pacer = Pacer::new(self.rate.map(|rate| rate.div_ceil(threads)));
+        let batch = pacer.batch_size(sender.max_batch());
+        let first_pass = limit.is_none();
+        let walk = self
+            .plan
+            .thread_walk(thread as u32)
+            .take(limit.map_or(usize::MAX, |l| l as usize));
         let source = u32::from(self.source_ip);
         let mut filled = 0;
         let mut sent = 0u64;
-        for index in 0..self.space.len() {
-            if skip_answered && self.answered.contains(index) {
+        for index in walk {
+            if !first_pass && self.answered.contains(index) {
                 continue;
             }
             let Some((target, port)) = self.space.probe(index) else {
@@ -95,28 +169,48 @@ impl<P: Probe> SendJob<P> {
             self.probe.patch(sender.slot(filled), target, port, cookie);
             filled += 1;
             if filled == batch {
-                pacer.wait_for(filled);
-                sender.send(filled)?;
-                sent += filled as u64;
-                self.sent.fetch_add(filled as u64, Ordering::Relaxed);
+                sent += self.flush_batch(sender, &mut pacer, filled, first_pass)?;
                 filled = 0;
-                if self.stopped() {
+                if self.stopped() || self.out_of_time() {
                     return Ok(sent);
                 }
             }
         }
         if filled > 0 {
-            pacer.wait_for(filled);
-            sender.send(filled)?;
-            sent += filled as u64;
-            self.sent.fetch_add(filled as u64, Ordering::Relaxed);
+            sent += self.flush_batch(sender, &mut pacer, filled, first_pass)?;
         }
+        sender.flush()?;
         Ok(sent)
     }
 
-    fn wait_for_replies(&self) {
+    #[inline]
+    fn flush_batch(
+        &self,
+        sender: &mut dyn FrameSender,
+        pacer: &mut Pacer,
+        count: usize,
+        first_pass: bool,
+    ) -> io::Result<u64> {
+        pacer.wait_for(count);
+        sender.send(count)?;
+        let count = count as u64;
+        self.progress.sent.fetch_add(count, Ordering::Relaxed);
+        if first_pass {
+            self.progress.walked.fetch_add(count, Ordering::Relaxed);
+        }
+        Ok(count)
+    }
+
+    /// Whether every probe of the first pass has its answer (a shard's or a capped scan's
+    /// probes are a part of the space).
+    fn all_answered(&self, report: &SendReport) -> bool {
+        !report.per_pass.is_empty()
+            && self.answered.count() >= report.walked_per_thread.iter().sum::<u64>()
+    }
+
+    fn wait_for_replies(&self, report: &SendReport) {
         let deadline = Instant::now() + self.wait;
-        while Instant::now() < deadline && !self.stopped() && !self.answered.all() {
+        while Instant::now() < deadline && !self.stopped() && !self.all_answered(report) {
             std::thread::sleep(Duration::from_millis(5));
         }
     }

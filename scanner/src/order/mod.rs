@@ -1,11 +1,14 @@
-//! The scan's index space: every (address, port) pair numbered `0..len`, and the order in
-//! which the sender walks it.
+//! The scan's index space, every (address, port) pair numbered `0..len`, and the order in
+//! which the sender threads walk it: a seeded permutation of the space, this shard's part of
+//! it, split between the threads.
 //!
-//! Index `i` is port `i / addresses` of address `i % addresses`: walking indices in order
-//! sends consecutive probes to different hosts, never a burst at one.
+//! Index `i` is port `i / addresses` of address `i % addresses`.
+
+pub mod walked;
 
 use std::net::Ipv4Addr;
 
+pub use self::walked::Walked;
 use crate::targets::{PortList, TargetSet};
 
 pub struct ScanSpace {
@@ -44,19 +47,11 @@ impl ScanSpace {
         Some((target, port))
     }
 
-    /// Whether probe `index` is among the first `walked` probes of the walk (of an interrupted
-    /// scan, say).
-    #[inline]
-    pub fn is_walked(&self, index: u64, walked: u64) -> bool {
-        index < walked
-    }
-
-    /// How many probes to the `port_index`-th port are among the first `walked` of the walk.
-    pub fn walked_to_port(&self, port_index: usize, walked: u64) -> u64 {
+    /// The indices of the probes to the `port_index`-th port.
+    pub fn port_range(&self, port_index: usize) -> std::ops::Range<u64> {
         let addresses = self.targets.len();
-        walked
-            .saturating_sub(port_index as u64 * addresses)
-            .min(addresses)
+        let start = port_index as u64 * addresses;
+        start..start + addresses
     }
 
     /// The number of the probe to `target:port`, if the scan has one.
@@ -65,6 +60,88 @@ impl ScanSpace {
         let address = self.targets.index_of(target)?;
         let port = self.ports.index_of(port)? as u64;
         Some(port * self.targets.len() + address)
+    }
+}
+
+/// Which probes this run sends, and in which order: the seeded permutation of the space,
+/// this shard's part of it, split between the sender threads, each capped by its quota.
+#[derive(Clone, Debug)]
+pub struct WalkPlan {
+    len: u64,
+    shard: u32,
+    shards: u32,
+    threads: u32,
+    /// Most probes each thread sends in the first pass.
+    quotas: Vec<u64>,
+}
+
+impl WalkPlan {
+    /// `cap` limits this run's first pass (--max-targets), shared evenly between threads.
+    pub fn new(
+        len: u64,
+        _seed: u64,
+        shard: u32,
+        shards: u32,
+        threads: u32,
+        cap: Option<u64>,
+    ) -> Self {
+        assert!(shard < shards && threads > 0);
+        let quotas = (0..threads)
+            .map(|thread| match cap {
+                Some(cap) => {
+                    cap / u64::from(threads)
+                        + u64::from(u64::from(thread) < cap % u64::from(threads))
+                }
+                None => u64::MAX,
+            })
+            .collect();
+        Self {
+            len,
+            shard,
+            shards,
+            threads,
+            quotas,
+        }
+    }
+
+    pub fn threads(&self) -> u32 {
+        self.threads
+    }
+
+    /// Thread `thread`'s first-pass probes, in order; a retry pass walks the same sequence.
+    pub fn thread_walk(&self, thread: u32) -> impl Iterator<Item = u64> + Clone + Send + use<> {
+        // ZMap numbers sub-shards thread-major, so a shard's part does not depend on how
+        // many threads walk it.
+        let part = u64::from(thread) * u64::from(self.shards) + u64::from(self.shard);
+        let parts = u64::from(self.shards) * u64::from(self.threads);
+        let quota = self.quotas[thread as usize];
+        (part..self.len)
+            .step_by(parts as usize)
+            .take(quota.try_into().unwrap_or(usize::MAX))
+    }
+
+    /// About how many probes the first pass sends (for progress reports).
+    pub fn planned(&self) -> u64 {
+        let part = self.len.div_ceil(u64::from(self.shards));
+        self.quotas
+            .iter()
+            .fold(0u64, |sum, quota| sum.saturating_add(*quota))
+            .min(part)
+    }
+
+    /// The probes the threads walked in the first pass, given how far each got.
+    pub fn walked(&self, per_thread: &[u64]) -> Walked {
+        let complete = self.shards == 1
+            && per_thread.iter().sum::<u64>() == self.len
+            && per_thread.len() == self.threads as usize;
+        if complete {
+            return Walked::All { len: self.len };
+        }
+        let indices = per_thread
+            .iter()
+            .enumerate()
+            .flat_map(|(thread, &walked)| self.thread_walk(thread as u32).take(walked as usize));
+        Walked::from_indices(self.len, indices)
     }
 }
 
@@ -91,17 +168,31 @@ mod tests {
     }
 
     #[test]
-    fn walked_counts_agree_with_the_walk() {
+    fn port_ranges_hold_exactly_their_ports_probes() {
         let targets = TargetSet::from_specs(["198.18.0.0/30"]).unwrap();
         let space = ScanSpace::new(targets, PortList::parse("80,22,443").unwrap());
-        for walked in 0..=space.len() {
-            for (port_index, port) in space.ports().iter().enumerate() {
-                let by_index = (0..space.len())
-                    .filter(|&i| space.is_walked(i, walked))
-                    .filter(|&i| space.probe(i).unwrap().1 == port)
-                    .count() as u64;
-                assert_eq!(space.walked_to_port(port_index, walked), by_index);
+        for (port_index, port) in space.ports().iter().enumerate() {
+            for index in space.port_range(port_index) {
+                assert_eq!(space.probe(index).unwrap().1, port);
             }
         }
+    }
+
+    #[test]
+    fn walked_set_is_what_the_threads_sent() {
+        let plan = WalkPlan::new(1000, 7, 1, 3, 2, Some(100));
+        let walks: Vec<Vec<u64>> = (0..2).map(|t| plan.thread_walk(t).collect()).collect();
+        assert_eq!(walks[0].len() + walks[1].len(), 100);
+        let walked = plan.walked(&[10, 50]);
+        assert_eq!(walked.count(), 60);
+        assert!(
+            walks[0][..10]
+                .iter()
+                .chain(&walks[1][..50])
+                .all(|&i| walked.contains(i))
+        );
+        assert!(!walked.contains(walks[0][10]));
+        let whole = WalkPlan::new(10, 7, 0, 1, 2, None);
+        assert_eq!(whole.walked(&[5, 5]), Walked::All { len: 10 });
     }
 }

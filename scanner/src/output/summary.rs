@@ -6,37 +6,60 @@ use crate::{
     engine::ScanStats,
     reply::xdp::AttachMode,
     results::ScanResult,
+    send::SendPath,
     verdict::{PortState, Verdict},
 };
 
-pub fn render(
-    stats: &ScanStats,
-    results: &[ScanResult],
-    silent: Verdict,
-    addresses: u64,
-    ports: usize,
-) -> String {
+/// What the scan covered, for the summary's first lines.
+pub struct Scope {
+    pub addresses: u64,
+    pub ports: usize,
+    pub probes: u64,
+    pub seed: u64,
+    /// This run's shard and the number of shards.
+    pub shard: (u32, u32),
+    pub threads: u32,
+}
+
+pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope: &Scope) -> String {
     let mut out = String::new();
     let sent = &stats.sent;
     let retries: u64 = sent.per_pass.iter().skip(1).sum();
+    let (shard, shards) = scope.shard;
     let _ = writeln!(
         out,
-        "scanner: {addresses} addresses x {ports} ports = {} probes{} in {:.2}s",
-        stats.probes,
+        "scanner: {} addresses x {} ports = {} probes{}{} in {:.2}s",
+        scope.addresses,
+        scope.ports,
+        scope.probes,
+        if shards > 1 {
+            format!(", shard {shard} of {shards}")
+        } else {
+            String::new()
+        },
         if stats.interrupted {
             ", interrupted"
+        } else if sent.out_of_time {
+            ", stopped at --max-runtime"
         } else {
             ""
         },
         stats.elapsed.as_secs_f64()
     );
+    let path = match stats.send_path {
+        SendPath::AfXdp => "AF_XDP",
+        SendPath::AfPacket | SendPath::Auto => "AF_PACKET",
+    };
     let _ = writeln!(
         out,
-        "  sent {} packets ({} retries) in {:.2}s: {:.0} pps",
+        "  sent {} packets ({} retries) in {:.2}s: {:.0} pps, {} {path} thread{}; seed {}",
         sent.total(),
         retries,
         sent.sending.as_secs_f64(),
-        stats.send_rate()
+        stats.send_rate(),
+        scope.threads,
+        if scope.threads == 1 { "" } else { "s" },
+        scope.seed
     );
     let mode = match stats.attach_mode {
         AttachMode::Native => "native",
@@ -55,7 +78,7 @@ pub fn render(
     for result in results {
         *states.entry(result.state).or_default() += 1;
     }
-    let probed = stats.walked();
+    let probed = stats.walked.count();
     let unanswered = probed.saturating_sub(stats.answered);
     *states.entry(silent.state).or_default() += unanswered;
     let per_state: Vec<String> = [PortState::Open, PortState::Closed, PortState::Filtered]
@@ -68,7 +91,11 @@ pub fn render(
             )
         })
         .collect();
-    let not_sent = stats.probes.saturating_sub(probed);
+    let not_sent = if stats.interrupted || sent.out_of_time {
+        stats.planned.saturating_sub(probed)
+    } else {
+        0
+    };
     let _ = writeln!(
         out,
         "  results: {} ({unanswered} {}){}",

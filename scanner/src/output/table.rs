@@ -8,7 +8,7 @@ use std::{
 };
 
 use crate::{
-    order::ScanSpace,
+    order::{ScanSpace, Walked},
     results::ScanResult,
     services::Services,
     verdict::{PortState, Proto, Reason, Verdict},
@@ -17,11 +17,11 @@ use crate::{
 /// Nmap folds a state into "Not shown" once it holds more than this many ports.
 const FOLD_ABOVE: usize = 25;
 
-/// The probes that got no answer: nmap's verdict on them, and which of them went out at all
-/// (the first `walked` of the walk; fewer than all when the scan was interrupted).
-pub struct Silence {
+/// The probes that got no answer: nmap's verdict on them, and which probes went out at all
+/// (fewer than all for a shard, a capped or an interrupted scan).
+pub struct Silence<'a> {
     pub verdict: Verdict,
-    pub walked: u64,
+    pub walked: &'a Walked,
 }
 
 pub struct TableOptions {
@@ -44,7 +44,7 @@ pub fn render(
     results: &[ScanResult],
     space: &ScanSpace,
     proto: Proto,
-    silence: &Silence,
+    silence: &Silence<'_>,
     services: &Services,
     options: &TableOptions,
 ) -> String {
@@ -71,7 +71,7 @@ pub fn render(
                     // A probe never sent says nothing about its port.
                     None => space
                         .index_of(*ip, port)
-                        .is_some_and(|index| space.is_walked(index, silence.walked))
+                        .is_some_and(|index| silence.walked.contains(index))
                         .then_some(Row {
                             port,
                             state: silence.verdict.state,
@@ -172,7 +172,7 @@ fn port_totals(
     results: &[ScanResult],
     space: &ScanSpace,
     proto: Proto,
-    silence: &Silence,
+    silence: &Silence<'_>,
     services: &Services,
     hosts: usize,
 ) {
@@ -183,7 +183,7 @@ fn port_totals(
         *answered_per_port.entry(r.port).or_default() += 1;
     }
     for (port_index, port) in space.ports().iter().enumerate() {
-        let sent = space.walked_to_port(port_index, silence.walked);
+        let sent = silence.walked.count_in(space.port_range(port_index));
         let answered = answered_per_port.get(&port).copied().unwrap_or(0);
         let quiet = sent.saturating_sub(answered);
         if quiet > 0 {
@@ -262,12 +262,16 @@ mod tests {
         )
     }
 
-    /// Silence after a complete walk of `space`.
-    fn silence(space: &ScanSpace) -> Silence {
+    /// Silence after a walk of `walked`.
+    fn silence(walked: &Walked) -> Silence<'_> {
         Silence {
             verdict: Verdict::new(PortState::Filtered, Reason::NoResponse),
-            walked: space.len(),
+            walked,
         }
+    }
+
+    fn all(space: &ScanSpace) -> Walked {
+        Walked::All { len: space.len() }
     }
 
     #[test]
@@ -281,7 +285,7 @@ mod tests {
             &results,
             &space,
             Proto::Tcp,
-            &silence(&space),
+            &silence(&all(&space)),
             &Services::embedded(),
             &TableOptions {
                 reason: true,
@@ -314,7 +318,7 @@ mod tests {
             &results,
             &space,
             Proto::Tcp,
-            &silence(&space),
+            &silence(&all(&space)),
             &Services::embedded(),
             &TableOptions {
                 reason: false,
@@ -340,7 +344,7 @@ mod tests {
             &results,
             &space,
             Proto::Tcp,
-            &silence(&space),
+            &silence(&all(&space)),
             &Services::embedded(),
             &TableOptions {
                 reason: false,
@@ -365,10 +369,8 @@ mod tests {
             result([198, 18, 128, 2], 80, PortState::Closed, Reason::Reset),
         ];
         let space = space("198.18.128.0/30", "80,8081");
-        let interrupted = Silence {
-            walked: 4,
-            ..silence(&space)
-        };
+        let first_four = Walked::from_indices(space.len(), 0..4);
+        let interrupted = silence(&first_four);
         let totals = render(
             &results,
             &space,
