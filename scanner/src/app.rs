@@ -110,8 +110,23 @@ fn scan_options(
         wait: cli.wait,
         max_runtime: cli.max_runtime,
         send_path: cli.send_path,
-        ring_bytes: DEFAULT_RING_BYTES,
+        ring_bytes: ring_bytes_for(rate),
     })
+}
+
+/// Replies the ring buffer must hold while the reader is away (a scheduling stall, a burst of
+/// retransmitted SYN-ACKs): a quarter second at the scan's rate.
+const RING_SLACK_PER_SEC: u64 = 4;
+/// Each record costs its 32 bytes plus the ring's 8-byte header.
+const RING_BYTES_PER_RECORD: u64 = 40;
+const MAX_RING_BYTES: u64 = 1 << 26;
+
+/// The ring buffer size for `rate`: a power of two, at least the default, at most 64 MiB.
+fn ring_bytes_for(rate: u64) -> u32 {
+    let wanted = rate / RING_SLACK_PER_SEC * RING_BYTES_PER_RECORD;
+    wanted
+        .next_power_of_two()
+        .clamp(u64::from(DEFAULT_RING_BYTES), MAX_RING_BYTES) as u32
 }
 
 /// Probes per second without --rate or --bandwidth.

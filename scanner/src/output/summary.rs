@@ -74,6 +74,15 @@ pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope:
         stats.xdp.ring_full,
         stats.xdp.bad_cookie
     );
+    if stats.xdp.ring_full > 0 {
+        let _ = writeln!(
+            out,
+            "  WARNING: {} replies were dropped because the ring buffer was full; their probes \
+             were retried, but some ports may be reported filtered wrongly: scan again at a \
+             lower --rate",
+            stats.xdp.ring_full
+        );
+    }
     let mut states: BTreeMap<PortState, u64> = BTreeMap::new();
     for result in results {
         *states.entry(result.state).or_default() += 1;
