@@ -4,6 +4,8 @@
 //! Index `i` is port `i / addresses` of address `i % addresses`: walking indices in order
 //! sends consecutive probes to different hosts, never a burst at one.
 
+pub mod permutation;
+
 use std::net::Ipv4Addr;
 
 use crate::targets::{PortList, TargetSet};
