@@ -6,6 +6,8 @@
 
 pub mod walked;
 
+pub mod permutation;
+
 use std::net::Ipv4Addr;
 
 pub use self::walked::Walked;
