@@ -154,14 +154,17 @@ fn scan<P: Probe + 'static>(
     options: &ScanOptions,
 ) -> Result<ExitCode> {
     let seed = cli.seed.unwrap_or_else(rand::random);
-    let plan = Arc::new(WalkPlan::new(
-        space.len(),
-        seed,
-        cli.shard,
-        cli.shards,
-        sender_threads(cli, options),
-        cli.max_targets.map(|cap| cap.of(space.len())),
-    ));
+    let plan = Arc::new(
+        WalkPlan::new(
+            space.len(),
+            seed,
+            cli.shard,
+            cli.shards,
+            sender_threads(cli, options),
+            cli.max_targets.map(|cap| cap.of(space.len())),
+        )
+        .map_err(input_error)?,
+    );
     let probe = Arc::new(probe);
     if cli.dry_run {
         let described = engine::dry_run(probe, space, plan, options, std::io::stdout())

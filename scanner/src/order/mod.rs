@@ -4,13 +4,15 @@
 //!
 //! Index `i` is port `i / addresses` of address `i % addresses`.
 
-pub mod walked;
-
 pub mod permutation;
+pub mod walked;
 
 use std::net::Ipv4Addr;
 
-pub use self::walked::Walked;
+pub use self::{
+    permutation::{Part, PartError, PartWalk, Permutation},
+    walked::Walked,
+};
 use crate::targets::{PortList, TargetSet};
 
 pub struct ScanSpace {
@@ -69,81 +71,75 @@ impl ScanSpace {
 /// this shard's part of it, split between the sender threads, each capped by its quota.
 #[derive(Clone, Debug)]
 pub struct WalkPlan {
-    len: u64,
-    shard: u32,
-    shards: u32,
-    threads: u32,
+    permutation: Permutation,
+    /// One part of the permutation per sender thread (ZMap's sub-shards).
+    parts: Vec<Part>,
     /// Most probes each thread sends in the first pass.
     quotas: Vec<u64>,
+    /// About how many probes the first pass sends.
+    planned: u64,
+    whole: bool,
 }
 
 impl WalkPlan {
-    /// `cap` limits this run's first pass (--max-targets), shared evenly between threads.
+    /// The walk of a space of `len` probes for `threads` threads of shard `shard` of
+    /// `shards`; `cap` limits the first pass (--max-targets), shared evenly between threads.
     pub fn new(
         len: u64,
-        _seed: u64,
+        seed: u64,
         shard: u32,
         shards: u32,
         threads: u32,
         cap: Option<u64>,
-    ) -> Self {
-        assert!(shard < shards && threads > 0);
+    ) -> Result<Self, PartError> {
+        let parts = (0..threads)
+            .map(|thread| Part::for_shard_thread(shard, shards, thread, threads))
+            .collect::<Result<Vec<_>, _>>()?;
+        let threads = u64::from(threads);
         let quotas = (0..threads)
             .map(|thread| match cap {
-                Some(cap) => {
-                    cap / u64::from(threads)
-                        + u64::from(u64::from(thread) < cap % u64::from(threads))
-                }
+                Some(cap) => cap / threads + u64::from(thread < cap % threads),
                 None => u64::MAX,
             })
             .collect();
-        Self {
-            len,
-            shard,
-            shards,
-            threads,
+        let shard_len = len.div_ceil(u64::from(shards));
+        Ok(Self {
+            permutation: Permutation::new(len, seed),
+            parts,
             quotas,
-        }
+            planned: cap.map_or(shard_len, |cap| cap.min(shard_len)),
+            whole: shards == 1,
+        })
     }
 
     pub fn threads(&self) -> u32 {
-        self.threads
+        self.parts.len() as u32
     }
 
     /// Thread `thread`'s first-pass probes, in order; a retry pass walks the same sequence.
-    pub fn thread_walk(&self, thread: u32) -> impl Iterator<Item = u64> + Clone + Send + use<> {
-        // ZMap numbers sub-shards thread-major, so a shard's part does not depend on how
-        // many threads walk it.
-        let part = u64::from(thread) * u64::from(self.shards) + u64::from(self.shard);
-        let parts = u64::from(self.shards) * u64::from(self.threads);
+    pub fn thread_walk(&self, thread: u32) -> std::iter::Take<PartWalk> {
         let quota = self.quotas[thread as usize];
-        (part..self.len)
-            .step_by(parts as usize)
-            .take(quota.try_into().unwrap_or(usize::MAX))
+        self.permutation
+            .part(self.parts[thread as usize])
+            .take(usize::try_from(quota).unwrap_or(usize::MAX))
     }
 
-    /// About how many probes the first pass sends (for progress reports).
+    /// About how many probes the first pass sends (exact unless sharded), for progress reports.
     pub fn planned(&self) -> u64 {
-        let part = self.len.div_ceil(u64::from(self.shards));
-        self.quotas
-            .iter()
-            .fold(0u64, |sum, quota| sum.saturating_add(*quota))
-            .min(part)
+        self.planned
     }
 
     /// The probes the threads walked in the first pass, given how far each got.
     pub fn walked(&self, per_thread: &[u64]) -> Walked {
-        let complete = self.shards == 1
-            && per_thread.iter().sum::<u64>() == self.len
-            && per_thread.len() == self.threads as usize;
-        if complete {
-            return Walked::All { len: self.len };
+        let len = self.permutation.len();
+        if self.whole && per_thread.iter().sum::<u64>() == len {
+            return Walked::All { len };
         }
         let indices = per_thread
             .iter()
             .enumerate()
             .flat_map(|(thread, &walked)| self.thread_walk(thread as u32).take(walked as usize));
-        Walked::from_indices(self.len, indices)
+        Walked::from_indices(len, indices)
     }
 }
 
@@ -182,7 +178,7 @@ mod tests {
 
     #[test]
     fn walked_set_is_what_the_threads_sent() {
-        let plan = WalkPlan::new(1000, 7, 1, 3, 2, Some(100));
+        let plan = WalkPlan::new(1000, 7, 1, 3, 2, Some(100)).unwrap();
         let walks: Vec<Vec<u64>> = (0..2).map(|t| plan.thread_walk(t).collect()).collect();
         assert_eq!(walks[0].len() + walks[1].len(), 100);
         let walked = plan.walked(&[10, 50]);
@@ -194,7 +190,7 @@ mod tests {
                 .all(|&i| walked.contains(i))
         );
         assert!(!walked.contains(walks[0][10]));
-        let whole = WalkPlan::new(10, 7, 0, 1, 2, None);
+        let whole = WalkPlan::new(10, 7, 0, 1, 2, None).unwrap();
         assert_eq!(whole.walked(&[5, 5]), Walked::All { len: 10 });
     }
 }
