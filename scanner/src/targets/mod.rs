@@ -7,6 +7,9 @@
 //!   specifications (address, CIDR, `a.b.c.d-e.f.g.h`, octet ranges).
 //! - [`read_spec_file`] / [`TargetSet::from_file`]: `-iL` and
 //!   `--excludefile` files.
+//! - [`AddressPolicy`]: the default blocklist ([`DEFAULT_BLOCKLIST`], IANA's
+//!   special-purpose ranges), `--blocklist-file`, `--allowlist-file` and
+//!   `--exclude`, resolved into what may actually be scanned.
 //! - [`PortList`]: nmap `-p` syntax with protocol prefixes, O(1) reverse
 //!   lookup.
 //!
@@ -15,12 +18,16 @@
 
 mod error;
 mod file;
+mod iana;
+mod policy;
 mod ports;
 mod set;
 mod spec;
 
 pub use error::{SpecError, TargetError};
 pub use file::read_spec_file;
+pub use iana::{DEFAULT_BLOCKLIST, SpecialRange};
+pub use policy::{AddressPolicy, Applied, Blocklist, PolicyError, Removed};
 pub use ports::{PortError, PortList};
 pub use set::{TargetSet, TargetSetBuilder};
 pub use spec::parse_target;
