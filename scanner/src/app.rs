@@ -25,7 +25,7 @@ use crate::{
     probe::{FrameAddrs, Probe, tcp_syn::TcpSyn},
     rate, route,
     services::Services,
-    targets::{PortList, TargetSet},
+    targets::{AddressPolicy, Blocklist, PortList, TargetSet},
     verdict::Proto,
 };
 
@@ -277,7 +277,17 @@ fn targets(cli: &Cli) -> Result<TargetSet> {
     if let Some(path) = &cli.excludefile {
         excluded = excluded.union(&TargetSet::from_file(path).map_err(input_error)?);
     }
-    Ok(targets.difference(&excluded))
+    let blocklist = cli
+        .blocklist_file
+        .as_deref()
+        .map_or(Blocklist::Default, Blocklist::File);
+    let policy = AddressPolicy::new(blocklist, cli.allowlist_file.as_deref(), excluded)
+        .map_err(input_error)?;
+    let applied = policy.apply(&targets).map_err(input_error)?;
+    if let Some(note) = applied.default_blocklist_note() {
+        eprintln!("scanner: note: {note}");
+    }
+    Ok(applied.scannable)
 }
 
 fn ports(cli: &Cli, proto: Proto) -> Result<PortList> {

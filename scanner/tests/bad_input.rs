@@ -3,8 +3,16 @@
 
 use std::{fs, path::PathBuf, process::Command};
 
+/// The lab's allowlist: the 198.18.0.0/15 addresses below are in the default blocklist.
+const LAB_ALLOWLIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/lab-allowlist.txt");
+
 fn scanner(args: &[&str]) -> (Option<i32>, String) {
+    scanner_with_policy(&["--allowlist-file", LAB_ALLOWLIST], args)
+}
+
+fn scanner_with_policy(policy: &[&str], args: &[&str]) -> (Option<i32>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_scanner"))
+        .args(policy)
         .args(args)
         .output()
         .expect("running the scanner");
@@ -15,15 +23,20 @@ fn scanner(args: &[&str]) -> (Option<i32>, String) {
 }
 
 fn assert_input_error(args: &[&str], names: &str) {
-    let (code, stderr) = scanner(args);
+    assert_error_line(scanner(args), args, names);
+}
+
+fn assert_error_line((code, stderr): (Option<i32>, String), args: &[&str], names: &str) {
     assert_eq!(code, Some(2), "{args:?}: exit code; stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
     assert!(
         stderr.contains(names),
         "{args:?}: {stderr:?} does not name {names:?}"
     );
-    let first = stderr.lines().next().unwrap_or_default();
-    assert!(first.contains("error"), "{args:?}: {stderr}");
+    assert!(
+        stderr.lines().filter(|line| line.contains("error")).count() == 1,
+        "{args:?}: one error line expected: {stderr}"
+    );
     assert!(
         stderr.trim_end().lines().count() <= 3,
         "{args:?}: not one line: {stderr}"
@@ -52,7 +65,7 @@ fn malformed_targets() {
     assert_input_error(&["-p", "80"], "no targets");
     assert_input_error(
         &["-p", "80", "198.18.0.1", "--exclude", "198.18.0.0/24"],
-        "every target is excluded",
+        "excluded by --exclude",
     );
     assert_input_error(
         &["-p", "80", "198.18.0.1", "--exclude", "198.18.0.x"],
@@ -94,4 +107,42 @@ fn bad_options() {
     );
     assert_input_error(&["-p", "80", "-e", "lo", "198.18.0.1"], "loopback");
     assert_input_error(&["-p", "80", "-e", "nosuchif0", "198.18.0.1"], "nosuchif0");
+}
+
+#[test]
+fn blocked_and_internet_scale_scans() {
+    // The lab range without an allowlist: the default blocklist (ZMap's IANA list) refuses it.
+    let args = ["-p", "80", "198.18.0.0/24"];
+    assert_error_line(
+        scanner_with_policy(&[], &args),
+        &args,
+        "198.18.0.0/15 benchmarking",
+    );
+    assert_error_line(scanner_with_policy(&[], &args), &args, "--allowlist-file");
+    let args = ["-p", "80", "10.1.2.3", "192.168.7.0/24"];
+    assert_error_line(scanner_with_policy(&[], &args), &args, "default blocklist");
+    let missing = ["--allowlist-file", "/nonexistent/allow.txt"];
+    assert_error_line(
+        scanner_with_policy(&missing, &["-p", "80", "198.18.0.1"]),
+        &missing,
+        "/nonexistent/allow.txt",
+    );
+    let bad = temp_file("block", "10.0.0.0/8\n300.1.1.1\n");
+    let bad_path = bad.to_str().unwrap();
+    let (code, stderr) = scanner_with_policy(&["--blocklist-file", bad_path], &["198.18.0.1"]);
+    assert_error_line((code, stderr.clone()), &[bad_path], ":2");
+    fs::remove_file(bad).unwrap();
+    // Half the Internet at the default rate would take days: the rate must be explicit.
+    let args = ["-p", "80", "0.0.0.0/1"];
+    assert_error_line(scanner_with_policy(&[], &args), &args, "--rate");
+    assert_input_error(
+        &["-p", "80", "--shards", "4", "--shard", "4", "198.18.0.1"],
+        "--shard 4",
+    );
+    assert_input_error(
+        &["-p", "80", "--max-targets", "0", "198.18.0.1"],
+        "--max-targets",
+    );
+    assert_input_error(&["-p", "80", "--bandwidth", "fast", "198.18.0.1"], "fast");
+    assert_input_error(&["-p", "80", "--send-path", "dpdk", "198.18.0.1"], "dpdk");
 }

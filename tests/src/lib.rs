@@ -18,6 +18,10 @@
 
 pub mod lab;
 
+/// The allowlist every lab scan passes (`--allowlist-file`): the lab's 198.18.0.0/15, which
+/// the scanner's default blocklist holds.
+pub const LAB_ALLOWLIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab-allowlist.txt");
+
 pub use lab::{
     Lab, LabConfig, NAMESPACE_PREFIX, NETNS_DIR, PortTruth, cleanup_stale, lab_namespaces,
     namespace_owner,

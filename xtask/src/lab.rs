@@ -139,8 +139,9 @@ fn up(args: &UpArgs) -> Result<()> {
     println!("  ip netns exec {s} nping --icmp -c1 {host}");
     println!("  ip netns exec {s} nmap -Pn -sS -p {ports} {host}");
     println!(
-        "  ip netns exec {s} {} -p {ports} {range}/24",
-        scanner.display()
+        "  ip netns exec {s} {} --allowlist-file {} -p {ports} {range}/24",
+        scanner.display(),
+        scanner_tests::LAB_ALLOWLIST
     );
     match args.duration {
         Some(seconds) => {

@@ -47,7 +47,8 @@ pub fn demo() -> Result<()> {
     let (net, prefix) = Lab::TARGET_RANGE;
     let scanner = cmd::workspace_root().join("target/release/scanner");
     let mut scan = lab.command_in_scanner(&scanner);
-    scan.args(["-sS", "-p", &ports.join(","), &format!("{net}/{prefix}")])
+    scan.args(["--allowlist-file", scanner_tests::LAB_ALLOWLIST])
+        .args(["-sS", "-p", &ports.join(","), &format!("{net}/{prefix}")])
         .args(["--rate", "100000", "--wait", "1", "--reason"]);
     let result = cmd::run(&mut scan, Some(Duration::from_secs(120)));
     lab.down();

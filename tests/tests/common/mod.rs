@@ -40,9 +40,11 @@ pub fn scanner_bin() -> PathBuf {
     bin
 }
 
-/// A scanner command inside the lab's scanner namespace.
+/// A scanner command inside the lab's scanner namespace, allowed to scan the lab's range.
 pub fn scanner(lab: &Lab) -> Command {
-    lab.command_in_scanner(scanner_bin())
+    let mut command = lab.command_in_scanner(scanner_bin());
+    command.args(["--allowlist-file", scanner_tests::LAB_ALLOWLIST]);
+    command
 }
 
 pub fn run(cmd: &mut Command) -> Output {
