@@ -6,13 +6,15 @@ use clap::{ArgAction, Parser};
 
 const EXAMPLES: &str = "\
 Examples:
-  scanner -p 22,80,443 198.18.128.0/17 --rate 100000
-  scanner -sS -p 1-1024 198.18.0.1-198.18.0.9 -oJ results.jsonl
-  scanner -p 80 -iL targets.txt --exclude 198.18.128.0/24 --reason
+  scanner -p 22,80,443 192.0.2.0/24 --allowlist-file lab.txt --rate 100000
+  scanner -p 80 0.0.0.0/0 --rate 1000000 --seed 7 --shards 4 --shard 0 -oJ part0.jsonl
+  scanner -p 80 -iL targets.txt --exclude 198.51.100.0/24 --reason --dry-run
 
 Targets are IPv4 addresses, CIDR blocks (198.18.0.0/15), ranges (198.18.0.1-198.18.0.9) and
-nmap octet ranges (198.18.0-3.1-254). Replies are classified in XDP on the interface and
-never reach the kernel's stack: run as root.";
+nmap octet ranges (198.18.0-3.1-254). The IANA special-purpose ranges (private, loopback,
+multicast, documentation, benchmarking, ...) are blocked by default, as in ZMap: list a range in
+--allowlist-file to scan it, or replace the list with --blocklist-file. Replies are classified
+in XDP on the interface and never reach the kernel's stack: run as root.";
 
 #[derive(Debug, Parser)]
 #[command(name = "scanner", version, about = "A fast, faithful network scanner: raw probes out, replies classified in XDP.", after_help = EXAMPLES)]
