@@ -68,6 +68,10 @@ fn auto_picks_af_xdp_in_copy_mode_on_veth() {
         opened.sender.describe(),
         "AF_XDP copy mode, queue 0, batches of 256"
     );
+    // The kernel frees a closed socket's queue a little later; opening it again still works.
+    drop(opened);
+    lab.in_scanner_ns(|| XdpSender::open(ifindex, 0, &template()))
+        .expect("reopening queue 0 right after closing it");
 }
 
 #[test]
@@ -156,7 +160,8 @@ fn send_exactly_n(path: SendPath, queues: u32) {
     let elapsed = started.elapsed();
     let counted = wait_for_count(&lab, before + total) - before;
     eprintln!(
-        "{path} x{queues} ({describe}): {total} frames in {:.3} s = {:.0}k frames/s",
+        "{path}, {queues} queue(s)/thread(s) [first: {describe}]: {total} frames in {:.3} s \
+         = {:.0}k frames/s",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64() / 1e3
     );

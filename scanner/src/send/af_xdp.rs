@@ -2,7 +2,8 @@
 //! handed to the kernel by descriptor through the TX ring and returned through the completion
 //! ring. Patching a recycled frame rewrites only the per-probe fields, as with AF_PACKET, and
 //! nothing is copied, allocated or asked of the kernel per packet: a batch is one producer update
-//! and (at most) one `sendto` kick.
+//! and one `sendto` kick (repeated only when the kernel stopped early; none in zero-copy mode
+//! while the driver is polling).
 //!
 //! ```text
 //!  UMEM  [ TX frames: slots + free stack + in flight ........ ][ fill frames (stocked once) ]
@@ -31,6 +32,8 @@ pub const FRAME_SIZE: usize = 4096;
 const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
 /// A sender that sees no progress at all for this long reports an error instead of spinning.
 const STALL: Duration = Duration::from_secs(5);
+/// How long [`XdpSender::open_with`] retries binding a queue the kernel reports busy.
+pub const BUSY_RETRY: Duration = Duration::from_secs(1);
 
 /// Sizes of an AF_XDP sender.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,8 +45,8 @@ pub struct XdpConfig {
     /// UMEM frames for transmission (at least twice `max_batch`): slots, free and in flight.
     pub tx_frames: u32,
     /// Frames stocked once in the fill ring (a power of two). A zero-copy driver takes the
-    /// receive buffers of the bound queue from the UMEM, so without them replies arriving on
-    /// that queue could not reach the XDP program; copy mode never touches them.
+    /// receive buffers of the bound queue from the UMEM, so without them reception on that
+    /// queue (replies for the XDP program) could starve; copy mode never touches them.
     pub fill_frames: u32,
 }
 
@@ -112,6 +115,8 @@ pub struct XdpSender {
     free: FrameStack,
     /// Frames in the TX ring or in the kernel, not yet returned by the completion ring.
     outstanding: u32,
+    /// Frames the driver dropped (copy mode, NET_XMIT_DROP): completed, never sent.
+    dropped: u64,
     /// Bytes of UMEM holding TX frames: every frame offset is below this.
     tx_area: u64,
     frame_len: u32,
@@ -133,12 +138,31 @@ impl XdpSender {
     }
 
     /// Like [`open`](Self::open), with other sizes.
+    ///
+    /// A queue stays taken for a moment after its previous socket was closed (the kernel
+    /// releases the buffer pool from a workqueue: 10-20 ms measured here), so a bind that finds
+    /// the queue busy is retried for up to [`BUSY_RETRY`] before the error is returned.
     pub fn open_with(
         ifindex: u32,
         queue: u32,
         template: &[u8],
         config: XdpConfig,
     ) -> io::Result<Self> {
+        let started = Instant::now();
+        loop {
+            match Self::try_open(ifindex, queue, template, config) {
+                Err(err)
+                    if err.kind() == io::ErrorKind::ResourceBusy
+                        && started.elapsed() < BUSY_RETRY =>
+                {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn try_open(ifindex: u32, queue: u32, template: &[u8], config: XdpConfig) -> io::Result<Self> {
         config.validate()?;
         if template.is_empty() || template.len() > FRAME_SIZE {
             return Err(io::Error::new(
@@ -256,20 +280,21 @@ impl XdpSender {
         };
         if rc < 0 {
             let err = io::Error::last_os_error();
-            return Err(match (err.raw_os_error(), tx_queues) {
-                (Some(libc::EINVAL), Some(count)) if queue >= count => {
-                    no_such_queue(&ifname, queue, count)
-                }
-                (Some(libc::EINVAL), None) => fail(
-                    "bind",
-                    io::Error::new(
-                        err.kind(),
-                        format!(
-                            "{err} (does {ifname} have a queue {queue}? its driver does not report its queue count)"
+            return Err(match err.raw_os_error() {
+                Some(libc::EINVAL) => {
+                    let known = match tx_queues {
+                        Some(count) => format!("it reports {count} TX queue(s)"),
+                        None => "its driver does not report how many".to_owned(),
+                    };
+                    fail(
+                        "bind",
+                        io::Error::new(
+                            err.kind(),
+                            format!("{err} (does {ifname} have a queue {queue}? {known})"),
                         ),
-                    ),
-                ),
-                (Some(libc::EBUSY), _) => fail(
+                    )
+                }
+                Some(libc::EBUSY) => fail(
                     "bind",
                     io::Error::new(
                         err.kind(),
@@ -313,6 +338,7 @@ impl XdpSender {
             slots,
             free,
             outstanding: 0,
+            dropped: 0,
             tx_area: (tx_frames * FRAME_SIZE) as u64,
             frame_len: template.len() as u32,
             mode,
@@ -339,6 +365,14 @@ impl XdpSender {
     /// Frames handed to the kernel and not yet returned by the completion ring.
     pub fn outstanding(&self) -> u32 {
         self.outstanding
+    }
+
+    /// Frames the driver refused in copy mode (NET_XMIT_DROP, e.g. a veth whose peer is down or
+    /// whose peer's backlog is full): the kernel returns them through the completion ring
+    /// without sending them, and cannot say which they were, so only a retry pass recovers
+    /// their probes. (AF_PACKET resends such a frame itself: `sendmmsg` fails on it.)
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// The frame in slot `index` (< [`max_batch`](Self::max_batch)), template length.
@@ -424,8 +458,8 @@ impl XdpSender {
 
     /// Tells the kernel about new descriptors if it wants to be told. Returns whether the kernel
     /// left some in the TX ring (copy mode stops at its budget, on a full completion ring, out
-    /// of skb memory, or when the driver reports busy; EBUSY also means the driver dropped one
-    /// frame, which then completes unsent).
+    /// of skb memory, when the driver is busy (EAGAIN: the frame stays in the ring), or when
+    /// it dropped a frame (EBUSY: counted in [`dropped`](Self::dropped))).
     fn kick(&mut self) -> io::Result<bool> {
         // Copy mode sends only inside this call: always kick. Zero-copy: only when the driver
         // asks (XDP_USE_NEED_WAKEUP); the fence orders our producer store before the flag load,
@@ -453,6 +487,11 @@ impl XdpSender {
         }
         let err = io::Error::last_os_error();
         match err.raw_os_error() {
+            Some(libc::EBUSY) if self.mode == XdpMode::Copy => {
+                // __xsk_generic_xmit stops at the first frame the driver drops.
+                self.dropped += 1;
+                Ok(true)
+            }
             Some(libc::EAGAIN | libc::EBUSY | libc::ENOBUFS | libc::EINTR) => Ok(true),
             _ => Err(io::Error::new(
                 err.kind(),
