@@ -24,6 +24,7 @@ use crate::{
     },
     probe::{FrameAddrs, Probe, tcp_syn::TcpSyn},
     rate, route,
+    send::{self, SendPath},
     services::Services,
     targets::{AddressPolicy, Blocklist, PortList, TargetSet},
     verdict::Proto,
@@ -140,10 +141,17 @@ fn sender_threads(cli: &Cli, options: &ScanOptions) -> u32 {
     }
     cli.sender_threads.unwrap_or_else(|| {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        // AF_XDP binds a queue per thread: no more threads than transmit queues.
+        let queues = match options.send_path {
+            SendPath::AfPacket => cpus,
+            SendPath::Auto | SendPath::AfXdp => {
+                send::tx_queues(options.interface.index).map_or(1, u64::from)
+            }
+        };
         let wanted = options
             .rate
             .map_or(cpus, |rate| rate.div_ceil(RATE_PER_SENDER));
-        wanted.clamp(1, cpus) as u32
+        wanted.clamp(1, cpus.min(queues).max(1)) as u32
     })
 }
 
@@ -235,7 +243,6 @@ fn scan<P: Probe + 'static>(
                 probes: space.len(),
                 seed,
                 shard: (cli.shard, cli.shards),
-                threads: plan.threads(),
             },
         )
     );

@@ -91,7 +91,7 @@ pub struct Cli {
 
     /// How probes leave: auto (AF_XDP where the interface takes it, else AF_PACKET), af-xdp,
     /// af-packet.
-    #[arg(long, value_name = "PATH", default_value = "auto", value_parser = parse_send_path)]
+    #[arg(long, value_name = "PATH", default_value = "auto")]
     pub send_path: crate::send::SendPath,
 
     /// Sender threads, one per core and queue [default: enough for the rate, at most one per
@@ -206,17 +206,6 @@ fn parse_bandwidth(s: &str) -> Result<u64, String> {
         Ok(n) if n.is_finite() && n * scale >= 1.0 && n * scale <= 1e12 => Ok((n * scale) as u64),
         _ => Err(format!(
             "{s:?} is not a bandwidth (bits per second, e.g. 1G, 250M, 800k)"
-        )),
-    }
-}
-
-fn parse_send_path(s: &str) -> Result<crate::send::SendPath, String> {
-    match s {
-        "auto" => Ok(crate::send::SendPath::Auto),
-        "af-xdp" | "afxdp" => Ok(crate::send::SendPath::AfXdp),
-        "af-packet" | "afpacket" => Ok(crate::send::SendPath::AfPacket),
-        other => Err(format!(
-            "{other:?} is not a send path (auto, af-xdp, af-packet)"
         )),
     }
 }

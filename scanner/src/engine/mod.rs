@@ -34,7 +34,7 @@ use crate::{
     },
     results::ScanResult,
     route::Interface,
-    send::{self, FrameSender, SendPath, dry_run::DryRun},
+    send::{self, SendPath, Sender, dry_run::DryRun},
     verdict::PortState,
 };
 
@@ -81,7 +81,8 @@ pub struct ScanStats {
     pub sent: SendReport,
     /// Which probes the first pass sent.
     pub walked: Walked,
-    pub send_path: SendPath,
+    /// How each sender thread sent.
+    pub send_paths: Vec<SendPath>,
     pub replies: u64,
     pub answered: u64,
     pub discarded: Discarded,
@@ -134,8 +135,8 @@ pub async fn run<P: Probe + 'static>(
     let iface = &options.interface;
     let mut filter = ReplyFilter::attach(iface.index, &iface.name, &config, options.ring_bytes)?;
     let mut ring = ReplyRing::new(filter.take_replies()?)?;
-    let (mut senders, send_path) =
-        send::open_all(options.send_path, iface, plan.threads(), probe.template())?;
+    let (mut senders, send_paths) =
+        open_senders(options.send_path, iface, plan.threads(), probe.template())?;
 
     let answered = Arc::new(Answered::new(space.len()));
     let progress = Arc::new(SendProgress::default());
@@ -212,7 +213,7 @@ pub async fn run<P: Probe + 'static>(
             planned: plan.planned(),
             walked: plan.walked(&sent.walked_per_thread),
             sent,
-            send_path,
+            send_paths,
             replies: replies.get(),
             answered: answered.count(),
             discarded: classifier.discarded,
@@ -233,7 +234,7 @@ pub fn dry_run<P: Probe + 'static>(
     options: &ScanOptions,
     out: impl std::io::Write + Send + 'static,
 ) -> Result<u64> {
-    let mut senders: Vec<Box<dyn FrameSender>> = vec![Box::new(DryRun::new(probe.template(), out))];
+    let mut senders = [DryRun::new(probe.template(), out)];
     let job = SendJob {
         probe,
         space,
@@ -252,6 +253,36 @@ pub fn dry_run<P: Probe + 'static>(
         progress: Arc::default(),
     };
     Ok(job.run(&mut senders)?.total())
+}
+
+/// One sender per thread, thread `i` on device queue `i` (AF_XDP binds one queue each).
+/// With [`SendPath::Auto`] a thread whose AF_XDP socket cannot be had sends with AF_PACKET;
+/// the first such reason is printed once.
+fn open_senders(
+    path: SendPath,
+    interface: &Interface,
+    threads: u32,
+    template: &[u8],
+) -> Result<(Vec<Sender>, Vec<SendPath>)> {
+    let mut senders = Vec::new();
+    let mut fallback_shown = false;
+    for queue in 0..threads {
+        let opened = send::open(path, interface.index, queue, template).with_context(|| {
+            format!(
+                "opening a sender ({path}) on {} queue {queue}",
+                interface.name
+            )
+        })?;
+        if let Some(reason) = opened.fallback
+            && !fallback_shown
+        {
+            eprintln!("scanner: note: sending with AF_PACKET: {reason}");
+            fallback_shown = true;
+        }
+        senders.push(opened.sender);
+    }
+    let paths = senders.iter().map(Sender::path).collect();
+    Ok((senders, paths))
 }
 
 /// How often the status line is refreshed.

@@ -74,7 +74,7 @@ impl SendReport {
 impl<P: Probe> SendJob<P> {
     /// Sends the first pass and the retry passes the policy allows, waiting for replies after
     /// each; returns early when every probe is answered, `stop` is raised or time is up.
-    pub fn run(self, senders: &mut [Box<dyn FrameSender>]) -> io::Result<SendReport> {
+    pub fn run<S: FrameSender>(self, senders: &mut [S]) -> io::Result<SendReport> {
         let threads = senders.len();
         assert_eq!(
             threads,
@@ -101,7 +101,7 @@ impl<P: Probe> SendJob<P> {
                         // A retry resends what this thread walked the first time.
                         let limit = retry.then(|| report.walked_per_thread[thread]);
                         let job = &self;
-                        scope.spawn(move || job.send_part(sender.as_mut(), thread, limit))
+                        scope.spawn(move || job.send_part(sender, thread, limit))
                     })
                     .collect();
                 workers
@@ -135,9 +135,9 @@ impl<P: Probe> SendJob<P> {
 
     /// Sends thread `thread`'s part: the whole part in the first pass (`limit` None), its first
     /// `limit` probes minus the answered ones in a retry. Returns how many probes left.
-    fn send_part(
+    fn send_part<S: FrameSender>(
         &self,
-        sender: &mut dyn FrameSender,
+        sender: &mut S,
         thread: usize,
         limit: Option<u64>,
     ) -> io::Result<u64> {
@@ -184,9 +184,9 @@ impl<P: Probe> SendJob<P> {
     }
 
     #[inline]
-    fn flush_batch(
+    fn flush_batch<S: FrameSender>(
         &self,
-        sender: &mut dyn FrameSender,
+        sender: &mut S,
         pacer: &mut Pacer,
         count: usize,
         first_pass: bool,

@@ -18,7 +18,6 @@ pub struct Scope {
     pub seed: u64,
     /// This run's shard and the number of shards.
     pub shard: (u32, u32),
-    pub threads: u32,
 }
 
 pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope: &Scope) -> String {
@@ -46,19 +45,14 @@ pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope:
         },
         stats.elapsed.as_secs_f64()
     );
-    let path = match stats.send_path {
-        SendPath::AfXdp => "AF_XDP",
-        SendPath::AfPacket | SendPath::Auto => "AF_PACKET",
-    };
     let _ = writeln!(
         out,
-        "  sent {} packets ({} retries) in {:.2}s: {:.0} pps, {} {path} thread{}; seed {}",
+        "  sent {} packets ({} retries) in {:.2}s: {:.0} pps, {}; seed {}",
         sent.total(),
         retries,
         sent.sending.as_secs_f64(),
         stats.send_rate(),
-        scope.threads,
-        if scope.threads == 1 { "" } else { "s" },
+        threads(&stats.send_paths),
         scope.seed
     );
     let mode = match stats.attach_mode {
@@ -117,4 +111,22 @@ pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope:
         }
     );
     out
+}
+
+/// "2 AF_XDP threads", "1 AF_XDP + 1 AF_PACKET threads".
+fn threads(paths: &[SendPath]) -> String {
+    let count = |path| paths.iter().filter(|&&p| p == path).count();
+    let parts: Vec<String> = [
+        (SendPath::AfXdp, "AF_XDP"),
+        (SendPath::AfPacket, "AF_PACKET"),
+    ]
+    .iter()
+    .filter(|(path, _)| count(*path) > 0)
+    .map(|(path, name)| format!("{} {name}", count(*path)))
+    .collect();
+    format!(
+        "{} thread{}",
+        parts.join(" + "),
+        if paths.len() == 1 { "" } else { "s" }
+    )
 }

@@ -5,6 +5,7 @@ use std::{
     io,
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
     ptr,
+    time::{Duration, Instant},
 };
 
 /// Largest frame a slot holds (any probe of ours fits in a standard Ethernet frame).
@@ -117,6 +118,50 @@ impl PacketSender {
         Ok(())
     }
 }
+
+impl super::FrameSender for PacketSender {
+    #[inline]
+    fn slot(&mut self, index: usize) -> &mut [u8] {
+        PacketSender::slot(self, index)
+    }
+
+    #[inline]
+    fn send(&mut self, count: usize) -> io::Result<()> {
+        PacketSender::send(self, count)
+    }
+
+    /// `sendmmsg` returns once the driver has every frame (no qdisc: PACKET_QDISC_BYPASS); this
+    /// waits until the kernel has freed them too (nothing left in the socket's send queue,
+    /// SIOCOUTQ), so a veth peer has processed them.
+    fn flush(&mut self) -> io::Result<()> {
+        let deadline = Instant::now() + FLUSH_TIMEOUT;
+        loop {
+            let mut queued: libc::c_int = 0;
+            // SIOCOUTQ is TIOCOUTQ on Linux. SAFETY: it writes one int to the pointer, which is valid for the call.
+            let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TIOCOUTQ, &raw mut queued) };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if queued == 0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("AF_PACKET: {queued} bytes still queued after {FLUSH_TIMEOUT:?}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
+    fn max_batch(&self) -> usize {
+        MAX_BATCH
+    }
+}
+
+/// How long [`flush`](super::FrameSender::flush) waits for the kernel to free sent frames.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn set_option(fd: &OwnedFd, level: i32, name: i32, value: i32) -> io::Result<()> {
     let rc = unsafe {

@@ -24,6 +24,7 @@ impl<W: Write + Send> FrameSender for DryRun<W> {
     fn max_batch(&self) -> usize {
         MAX_BATCH
     }
+
     fn slot(&mut self, index: usize) -> &mut [u8] {
         &mut self.slots[index]
     }

@@ -4,6 +4,7 @@
 //! ```text
 //!  scnlab-<pid>-<n>-s                          scnlab-<pid>-<n>-t
 //!  vs0 198.18.0.1/24 02:00:00:00:00:01 <-veth-> vt0 198.18.0.2/24 02:00:00:00:00:02
+//!  (both ends with one TX and one RX queue per CPU, at least 2: one AF_XDP sender per queue)
 //!  route 198.18.128.0/17 via 198.18.0.2         local 198.18.128.0/17 dev lo (AnyIP)
 //!                                               listeners on 0.0.0.0:<open ports>
 //!                                               nft: <dropped> drop, <rejected> reject 3/13
@@ -153,6 +154,7 @@ pub struct Lab {
     target_ns: String,
     config: LabConfig,
     listeners: Option<listen::Listeners>,
+    queues: u32,
     torn_down: bool,
 }
 
@@ -185,6 +187,7 @@ impl Lab {
             target_ns: netns::name(pid, n, netns::Side::Target),
             config,
             listeners: None,
+            queues: veth_queues(),
             torn_down: false,
         };
         let names = [lab.scanner_ns.as_str(), lab.target_ns.as_str()];
@@ -219,10 +222,12 @@ impl Lab {
         let scanner_addr = format!("{}/{}", Self::SCANNER_IP, Self::LINK_PREFIX);
         let target_addr = format!("{}/{}", Self::TARGET_IP, Self::LINK_PREFIX);
         let range = format!("{}/{}", Self::TARGET_RANGE.0, Self::TARGET_RANGE.1);
-        // Created directly inside the namespaces: it never exists in ours.
+        // Created directly inside the namespaces: it never exists in ours. Without explicit
+        // counts a veth has one active queue per direction (however many it could have).
+        let queues = format!("numtxqueues {0} numrxqueues {0}", self.queues);
         ip(&format!(
-            "link add name {} netns {s} address {scanner_mac} type veth \
-             peer name {} netns {t} address {target_mac}",
+            "link add name {} netns {s} address {scanner_mac} {queues} type veth \
+             peer name {} netns {t} address {target_mac} {queues}",
             Self::SCANNER_IF,
             Self::TARGET_IF
         ))?;
@@ -277,6 +282,11 @@ impl Lab {
 
     pub fn config(&self) -> &LabConfig {
         &self.config
+    }
+
+    /// TX (and RX) queues of each veth end: one per CPU, at least 2.
+    pub fn queues(&self) -> u32 {
+        self.queues
     }
 
     /// `ip netns exec <scanner ns> program`.
@@ -353,6 +363,11 @@ impl Lab {
             text,
             "         route {range}/{len} via {}, no default route",
             Self::TARGET_IP
+        );
+        let _ = writeln!(
+            text,
+            "link:    veth, {} TX and RX queues on each end",
+            self.queues
         );
         let _ = writeln!(
             text,
@@ -483,6 +498,13 @@ fn wait_until_up(ns: &str, dev: &str) -> Result<()> {
         }
         thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Queues per veth end: one per CPU (one sender thread each), at least 2 so that multi-queue
+/// tests run on any machine.
+fn veth_queues() -> u32 {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    u32::try_from(cpus).unwrap_or(u32::MAX).clamp(2, 256)
 }
 
 fn set_sysctls(sysctls: &[(&str, &str)]) -> Result<()> {
