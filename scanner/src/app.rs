@@ -14,6 +14,7 @@ use anyhow::{Context as _, Result};
 use scanner_common::DEFAULT_RING_BYTES;
 
 use crate::{
+    capture::CaptureOptions,
     cli::{Cli, ScanType},
     engine::{self, ScanOptions, SourcePorts},
     order::{ScanSpace, WalkPlan},
@@ -112,6 +113,11 @@ fn scan_options(
         max_runtime: cli.max_runtime,
         send_path: cli.send_path,
         ring_bytes: ring_bytes_for(rate),
+        capture: CaptureOptions {
+            pcap: cli.pcap.clone(),
+            trace: cli.packet_trace,
+            unmatched: cli.pcap_all,
+        },
     })
 }
 

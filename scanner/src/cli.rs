@@ -128,6 +128,18 @@ pub struct Cli {
     #[arg(long = "output-json", value_name = "FILE")]
     pub output_json: Option<PathBuf>,
 
+    /// Print every packet sent and every reply received, one line each, as nmap does.
+    #[arg(long)]
+    pub packet_trace: bool,
+
+    /// Write every packet sent and every reply matched to FILE (pcap, nanosecond timestamps).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// With --pcap or --packet-trace: also the packets the XDP program did not match.
+    #[arg(long)]
+    pub pcap_all: bool,
+
     /// Show why each port has its state.
     #[arg(long)]
     pub reason: bool,

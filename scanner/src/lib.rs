@@ -6,6 +6,7 @@
 //! -> [`output`]. [`engine`] runs both at once.
 
 pub mod app;
+pub mod capture;
 pub mod cli;
 pub mod engine;
 pub mod order;

@@ -25,6 +25,7 @@ use self::{
     sender::{SendJob, SendProgress, SendReport},
 };
 use crate::{
+    capture::{Capture, CaptureCounts, CaptureOptions},
     order::{ScanSpace, WalkPlan, Walked},
     probe::Probe,
     reply::{
@@ -72,6 +73,7 @@ pub struct ScanOptions {
     pub max_runtime: Option<Duration>,
     pub send_path: SendPath,
     pub ring_bytes: u32,
+    pub capture: CaptureOptions,
 }
 
 #[derive(Clone, Debug)]
@@ -90,6 +92,8 @@ pub struct ScanStats {
     pub attach_mode: AttachMode,
     pub elapsed: Duration,
     pub interrupted: bool,
+    /// Packets written by --pcap/--packet-trace.
+    pub captured: Option<CaptureCounts>,
 }
 
 impl ScanStats {
@@ -138,6 +142,13 @@ pub async fn run<P: Probe + 'static>(
     let (mut senders, send_paths) =
         open_senders(options.send_path, iface, plan.threads(), probe.template())?;
 
+    let (capture, capture_thread) = match options.capture.is_on() {
+        true => {
+            let (capture, thread) = Capture::start(&options.capture)?;
+            (Some(capture), Some(thread))
+        }
+        false => (None, None),
+    };
     let answered = Arc::new(Answered::new(space.len()));
     let progress = Arc::new(SendProgress::default());
     let job = SendJob {
@@ -153,6 +164,7 @@ pub async fn run<P: Probe + 'static>(
         deadline: options.max_runtime.map(|limit| started + limit),
         stop: Arc::clone(&stop),
         progress: Arc::clone(&progress),
+        capture: capture.clone(),
     };
     let mut sending = tokio::task::spawn_blocking(move || job.run(&mut senders));
 
@@ -208,6 +220,11 @@ pub async fn run<P: Probe + 'static>(
     let xdp = filter.counters()?;
     let attach_mode = filter.mode();
     drop(filter); // detach before reporting
+    drop(capture);
+    let captured = match capture_thread {
+        Some(thread) => Some(thread.finish().context("writing the capture")?),
+        None => None,
+    };
     Ok(ScanOutcome {
         stats: ScanStats {
             planned: plan.planned(),
@@ -221,6 +238,7 @@ pub async fn run<P: Probe + 'static>(
             attach_mode,
             elapsed: started.elapsed(),
             interrupted: stop.load(Ordering::Relaxed),
+            captured,
         },
         results,
     })
@@ -251,6 +269,7 @@ pub fn dry_run<P: Probe + 'static>(
         deadline: None,
         stop: Arc::new(AtomicBool::new(false)),
         progress: Arc::default(),
+        capture: None,
     };
     Ok(job.run(&mut senders)?.total())
 }

@@ -16,6 +16,7 @@ use scanner_common::cookie::{Cookie, Key, ProbeId};
 
 use super::{answered::Answered, retry::RetryPolicy};
 use crate::{
+    capture::{Batch, Capture, Direction, clock::monotonic_ns},
     order::{ScanSpace, WalkPlan},
     probe::Probe,
     rate::Pacer,
@@ -40,6 +41,8 @@ pub struct SendJob<P> {
     pub deadline: Option<Instant>,
     pub stop: Arc<AtomicBool>,
     pub progress: Arc<SendProgress>,
+    /// Copies of every frame sent, for --pcap and --packet-trace.
+    pub capture: Option<Capture>,
 }
 
 /// Live counters for the status line.
@@ -192,6 +195,15 @@ impl<P: Probe> SendJob<P> {
         first_pass: bool,
     ) -> io::Result<u64> {
         pacer.wait_for(count);
+        if let Some(capture) = &self.capture {
+            let now = monotonic_ns();
+            let mut batch = Batch::new(Direction::Sent);
+            for slot in 0..count {
+                let frame = sender.slot(slot);
+                batch.push(now, frame.len() as u32, frame);
+            }
+            capture.submit(batch);
+        }
         sender.send(count)?;
         let count = count as u64;
         self.progress.sent.fetch_add(count, Ordering::Relaxed);

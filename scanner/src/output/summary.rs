@@ -68,6 +68,15 @@ pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope:
         stats.xdp.ring_full,
         stats.xdp.bad_cookie
     );
+    if let Some(captured) = stats.captured {
+        let _ = writeln!(
+            out,
+            "  captured {} packets: {} sent, {} received",
+            captured.sent + captured.received,
+            captured.sent,
+            captured.received
+        );
+    }
     if stats.xdp.ring_full > 0 {
         let _ = writeln!(
             out,
