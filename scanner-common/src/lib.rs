@@ -34,6 +34,19 @@ pub mod family {
     pub const TCP: u32 = 1 << 0;
 }
 
+/// What the XDP program copies into the ring for --pcap/--packet-trace (bits of
+/// [`XdpConfig::capture`]); with neither bit set it copies nothing.
+pub mod capture {
+    /// The replies it matched (and drops).
+    pub const MATCHED: u32 = 1 << 0;
+    /// Everything else it sees (and passes), for --pcap-all.
+    pub const UNMATCHED: u32 = 1 << 1;
+}
+
+/// Bytes of a frame a [`FrameCopy`] keeps: Ethernet, IPv4 and TCP headers with every option,
+/// or an ICMP error with the whole quoted probe.
+pub const FRAME_SNAP: usize = 192;
+
 /// Read-only configuration of one scan, loaded into the XDP program before it is attached.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
@@ -47,7 +60,8 @@ pub struct XdpConfig {
     /// Probes leave from `port_base + (cookie-derived bits & port_mask)`.
     pub port_base: u16,
     pub port_mask: u16,
-    pub _reserved: u32,
+    /// What to copy for capture (see [`capture`]).
+    pub capture: u32,
 }
 
 /// What kind of reply a record describes; the XDP program's verdict on the packet.
@@ -106,6 +120,23 @@ pub struct ReplyRecord {
     pub _reserved: u32,
 }
 
+/// The first [`FRAME_SNAP`] bytes of a frame the XDP program saw, pushed through the same ring
+/// as the [`ReplyRecord`]s (told apart by size) when capture is on.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct FrameCopy {
+    /// `bpf_ktime_get_ns()` when it arrived (CLOCK_MONOTONIC).
+    pub timestamp_ns: u64,
+    /// The frame's length on the wire.
+    pub wire_len: u32,
+    /// How many bytes of `bytes` are the frame's.
+    pub kept: u16,
+    /// 1 when the frame is a reply the program matched, 0 otherwise.
+    pub matched: u8,
+    pub _reserved: u8,
+    pub bytes: [u8; FRAME_SNAP],
+}
+
 /// Per-CPU counters of the XDP program, indices into [`COUNTERS_MAP`].
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,12 +149,19 @@ pub enum Counter {
     BadCookie = 2,
     /// Matched replies lost because the ring buffer was full (still dropped).
     RingFull = 3,
+    /// Frame copies for capture lost because the ring buffer was full.
+    CaptureLost = 4,
 }
 
 impl Counter {
-    pub const COUNT: u32 = 4;
-    pub const ALL: [Counter; Self::COUNT as usize] =
-        [Self::Seen, Self::Matched, Self::BadCookie, Self::RingFull];
+    pub const COUNT: u32 = 5;
+    pub const ALL: [Counter; Self::COUNT as usize] = [
+        Self::Seen,
+        Self::Matched,
+        Self::BadCookie,
+        Self::RingFull,
+        Self::CaptureLost,
+    ];
 }
 
 #[cfg(feature = "user")]
@@ -142,6 +180,7 @@ mod tests {
     fn layouts_have_no_hidden_padding() {
         assert_eq!(core::mem::size_of::<XdpConfig>(), 32);
         assert_eq!(core::mem::size_of::<ReplyRecord>(), 32);
+        assert_eq!(core::mem::size_of::<FrameCopy>(), 16 + FRAME_SNAP);
     }
 
     #[test]

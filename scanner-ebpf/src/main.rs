@@ -9,9 +9,11 @@ mod icmp;
 mod record;
 mod tcp;
 
-use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
+use aya_ebpf::{
+    bindings::xdp_action, helpers::bpf_ktime_get_ns, macros::xdp, programs::XdpContext,
+};
 use headers::{EthHdr, Ipv4Hdr, ptr_at};
-use scanner_common::{Counter, ReplyRecord, XdpConfig, wire};
+use scanner_common::{Counter, ReplyRecord, XdpConfig, capture, wire};
 
 /// The scan's configuration; user space sets it with `EbpfLoader::set_global` before loading.
 #[unsafe(no_mangle)]
@@ -21,7 +23,7 @@ static CONFIG: XdpConfig = XdpConfig {
     families: 0,
     port_base: 0,
     port_mask: 0,
-    _reserved: 0,
+    capture: 0,
 };
 
 #[inline(always)]
@@ -33,32 +35,40 @@ fn config() -> XdpConfig {
 #[xdp]
 pub fn scanner(ctx: XdpContext) -> u32 {
     record::count(Counter::Seen);
-    match classify(&ctx) {
+    let config = config();
+    match classify(&ctx, &config) {
         Some(reply) => {
             record::push(&reply);
+            if config.capture & capture::MATCHED != 0 {
+                record::copy_frame(&ctx, reply.timestamp_ns, true);
+            }
             xdp_action::XDP_DROP
         }
-        None => xdp_action::XDP_PASS,
+        None => {
+            if config.capture & capture::UNMATCHED != 0 {
+                record::copy_frame(&ctx, unsafe { bpf_ktime_get_ns() }, false);
+            }
+            xdp_action::XDP_PASS
+        }
     }
 }
 
 /// Returns the record of a reply to one of our probes, or `None` for anything else.
 #[inline(always)]
-fn classify(ctx: &XdpContext) -> Option<ReplyRecord> {
+fn classify(ctx: &XdpContext, config: &XdpConfig) -> Option<ReplyRecord> {
     let eth: *const EthHdr = ptr_at(ctx, 0)?;
     if unsafe { (*eth).ether_type } != wire::ETH_P_IPV4.to_be() {
         return None;
     }
     let ip: *const Ipv4Hdr = ptr_at(ctx, wire::ETH_HEADER_LEN)?;
     let ip = unsafe { &*ip };
-    let config = config();
     if ip.dst() != config.source_ip || ip.is_fragment() {
         return None;
     }
     let l4 = wire::ETH_HEADER_LEN + ip.header_len()?;
     match ip.protocol {
-        wire::ip_proto::TCP => tcp::classify(ctx, &config, ip, l4),
-        wire::ip_proto::ICMP => icmp::classify(ctx, &config, ip, l4),
+        wire::ip_proto::TCP => tcp::classify(ctx, config, ip, l4),
+        wire::ip_proto::ICMP => icmp::classify(ctx, config, ip, l4),
         _ => None,
     }
 }

@@ -7,7 +7,7 @@ pub mod retry;
 pub mod sender;
 
 use std::{
-    cell::Cell,
+    cell::{Cell, RefCell},
     net::Ipv4Addr,
     sync::{
         Arc,
@@ -17,7 +17,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, anyhow};
-use scanner_common::{XdpConfig, cookie::Key};
+use scanner_common::{FrameCopy, XdpConfig, capture as xdp_capture, cookie::Key};
 
 use self::{
     answered::Answered,
@@ -25,7 +25,7 @@ use self::{
     sender::{SendJob, SendProgress, SendReport},
 };
 use crate::{
-    capture::{Capture, CaptureCounts, CaptureOptions},
+    capture::{Batch, Capture, CaptureCounts, CaptureOptions, Direction},
     order::{ScanSpace, WalkPlan, Walked},
     probe::Probe,
     reply::{
@@ -134,7 +134,7 @@ pub async fn run<P: Probe + 'static>(
         families: P::XDP_FAMILIES,
         port_base: options.source_ports.base,
         port_mask: options.source_ports.mask,
-        _reserved: 0,
+        capture: capture_bits(&options.capture),
     };
     let iface = &options.interface;
     let mut filter = ReplyFilter::attach(iface.index, &iface.name, &config, options.ring_bytes)?;
@@ -174,6 +174,19 @@ pub async fn run<P: Probe + 'static>(
     let replies = Cell::new(0u64);
     let hits = Cell::new(0u64);
     let mut sink_error = None;
+    // Replies copied for capture, handed to the writer once a second and at the end.
+    let received = RefCell::new(Batch::new(Direction::Received));
+    let mut on_frame = |copy: &FrameCopy| {
+        let kept = usize::from(copy.kept).min(copy.bytes.len());
+        received
+            .borrow_mut()
+            .push(copy.timestamp_ns, copy.wire_len, &copy.bytes[..kept]);
+    };
+    let flush_received = || {
+        if let Some(capture) = &capture {
+            capture.submit(received.replace(Batch::new(Direction::Received)));
+        }
+    };
     let mut on_record = |record| {
         replies.set(replies.get() + 1);
         if let Some(result) = classifier.classify(&record) {
@@ -195,9 +208,9 @@ pub async fn run<P: Probe + 'static>(
         tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY);
     let sent = loop {
         tokio::select! {
-            batch = ring.next_batch(&mut on_record) => { batch.context("reading the ring buffer")?; }
+            batch = ring.next_batch(&mut on_record, &mut on_frame) => { batch.context("reading the ring buffer")?; }
             joined = &mut sending => break joined,
-            _ = tick.tick() => status.update(Snapshot {
+            _ = tick.tick() => { flush_received(); status.update(Snapshot {
                 elapsed: started.elapsed(),
                 walked: progress.walked.load(Ordering::Relaxed),
                 planned: plan.planned(),
@@ -206,14 +219,15 @@ pub async fn run<P: Probe + 'static>(
                 replies: replies.get(),
                 hits: hits.get(),
                 drops: filter.counters().map_or(0, |c| c.ring_full),
-            }),
+            }) },
         }
     };
     status.finish();
     let sent = sent
         .map_err(|err| anyhow!("sender thread failed: {err}"))?
         .context("sending probes")?;
-    ring.drain_now(&mut on_record);
+    ring.drain_now(&mut on_record, &mut on_frame);
+    flush_received();
     if let Some(err) = sink_error {
         return Err(err.context("writing results"));
     }
@@ -272,6 +286,15 @@ pub fn dry_run<P: Probe + 'static>(
         capture: None,
     };
     Ok(job.run(&mut senders)?.total())
+}
+
+/// What the XDP program copies for capture.
+fn capture_bits(options: &CaptureOptions) -> u32 {
+    match (options.is_on(), options.unmatched) {
+        (false, _) => 0,
+        (true, false) => xdp_capture::MATCHED,
+        (true, true) => xdp_capture::MATCHED | xdp_capture::UNMATCHED,
+    }
 }
 
 /// One sender per thread, thread `i` on device queue `i` (AF_XDP binds one queue each).

@@ -35,6 +35,7 @@ pub struct XdpCounters {
     pub matched: u64,
     pub bad_cookie: u64,
     pub ring_full: u64,
+    pub capture_lost: u64,
 }
 
 impl ReplyFilter {
@@ -91,6 +92,7 @@ impl ReplyFilter {
             matched: totals[Counter::Matched as usize],
             bad_cookie: totals[Counter::BadCookie as usize],
             ring_full: totals[Counter::RingFull as usize],
+            capture_lost: totals[Counter::CaptureLost as usize],
         })
     }
 }
