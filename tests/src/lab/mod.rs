@@ -239,6 +239,13 @@ impl Lab {
             ip(&format!("-n {ns} addr add {addr} dev {dev}"))?;
             ip(&format!("-n {ns} link set {dev} up"))?;
         }
+        // A veth hands the target's segments over with their checksums left to "offload"
+        // (CHECKSUM_PARTIAL), which no one computes: captures on the scanner side would show
+        // them wrong, unlike frames off a real wire. The target computes them itself.
+        ip(&format!(
+            "netns exec {t} ethtool -K {} tx off",
+            Self::TARGET_IF
+        ))?;
         // The scanner resolves its next hop through ARP itself: no static entry on its side.
         ip(&format!(
             "-n {s} route add {range} via {} dev {}",
