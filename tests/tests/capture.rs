@@ -4,7 +4,11 @@
 
 mod common;
 
-use std::{collections::BTreeSet, path::PathBuf, process::Command};
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use common::{Found, parse_json_lines, run, scanner};
 use scanner_tests::LabConfig;
@@ -37,7 +41,7 @@ fn summary_number(stderr: &str, before: &str, after: &str) -> u64 {
 }
 
 /// tshark's fields of every packet: source, destination, ports, TCP flags (hex) and ICMP type.
-fn tshark_fields(pcap: &PathBuf) -> Vec<Vec<String>> {
+fn tshark_fields(pcap: &Path) -> Vec<Vec<String>> {
     let output = Command::new("tshark")
         .args([
             "-r",
@@ -78,7 +82,7 @@ fn tshark_fields(pcap: &PathBuf) -> Vec<Vec<String>> {
 }
 
 /// Packets tshark finds malformed or with a bad IPv4, TCP or ICMP checksum (validation on).
-fn tshark_bad_packets(pcap: &PathBuf) -> String {
+fn tshark_bad_packets(pcap: &Path) -> String {
     let output = Command::new("tshark")
         .args(["-r", pcap.to_str().unwrap()])
         .args([
