@@ -4,14 +4,13 @@
 #![no_std]
 #![no_main]
 
-mod headers;
 mod icmp;
 mod record;
 mod tcp;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
-use headers::{EthHdr, Ipv4Hdr, ptr_at};
 use scanner_common::{Counter, ReplyRecord, XdpConfig, wire};
+use scanner_ebpf::headers::{EthHdr, Ipv4Hdr, ptr_at};
 
 /// The scan's configuration; user space sets it with `EbpfLoader::set_global` before loading.
 #[unsafe(no_mangle)]
@@ -63,7 +62,8 @@ fn classify(ctx: &XdpContext) -> Option<ReplyRecord> {
     }
 }
 
-#[cfg(not(test))]
+// Only for the BPF target: a host build (clippy --workspace) links std, which has its own.
+#[cfg(target_arch = "bpf")]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}
