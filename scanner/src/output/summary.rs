@@ -4,7 +4,6 @@ use std::{collections::BTreeMap, fmt::Write as _};
 
 use crate::{
     engine::ScanStats,
-    reply::xdp::AttachMode,
     results::ScanResult,
     verdict::{PortState, Verdict},
 };
@@ -38,10 +37,7 @@ pub fn render(
         sent.sending.as_secs_f64(),
         stats.send_rate()
     );
-    let mode = match stats.attach_mode {
-        AttachMode::Native => "native",
-        AttachMode::Generic => "generic",
-    };
+    let mode = stats.attach_mode.as_str();
     let _ = writeln!(
         out,
         "  replies: {} matched in XDP ({mode}), {} read, {} duplicates; drops: {} ring full; {} bad cookies",
