@@ -19,6 +19,6 @@
 pub mod lab;
 
 pub use lab::{
-    Lab, LabConfig, NAMESPACE_PREFIX, NETNS_DIR, PortTruth, cleanup_stale, lab_namespaces,
-    namespace_owner,
+    Lab, LabConfig, NAMESPACE_PREFIX, NETNS_DIR, PortTruth, ResponderCounts, ResponderSettings,
+    Truth, cleanup_stale, lab_namespaces, namespace_owner,
 };
