@@ -1,12 +1,14 @@
 //! Everything the XDP program and user space must agree on: the keyed probe cookie, the
 //! configuration the loader hands the program, the reply record it pushes through the ring
-//! buffer, its counters, and the wire constants both sides parse.
+//! buffer, its counters, and the wire constants both sides parse; and the lab responder's
+//! ground truth ([`responder`]), shared by its XDP program and whoever checks a scan against it.
 //!
 //! `no_std`, no allocation, no loops the verifier could reject: this crate is compiled into the
 //! kernel program as well.
 #![no_std]
 
 pub mod cookie;
+pub mod responder;
 pub mod wire;
 
 use bytemuck::{Pod, Zeroable};

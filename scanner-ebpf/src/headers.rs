@@ -13,6 +13,12 @@ pub fn ptr_at<T>(ctx: &XdpContext, offset: usize) -> Option<*const T> {
     Some((start + offset) as *const T)
 }
 
+/// Like [`ptr_at`], for writing in place.
+#[inline(always)]
+pub fn ptr_at_mut<T>(ctx: &XdpContext, offset: usize) -> Option<*mut T> {
+    ptr_at::<T>(ctx, offset).map(|ptr| ptr as *mut T)
+}
+
 #[repr(C)]
 pub struct EthHdr {
     pub dst: [u8; 6],
@@ -59,6 +65,11 @@ impl Ipv4Hdr {
     #[inline(always)]
     pub fn is_fragment(&self) -> bool {
         u16::from_be(self.frag_off) & 0x1fff != 0
+    }
+    /// A first fragment (more follow) or a later one: not a whole datagram.
+    #[inline(always)]
+    pub fn is_fragmented(&self) -> bool {
+        u16::from_be(self.frag_off) & 0x3fff != 0
     }
 }
 

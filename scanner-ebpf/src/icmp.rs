@@ -8,10 +8,9 @@ use scanner_common::{
     wire::{self, icmp, ip_proto},
 };
 
-use crate::{
-    headers::{IcmpHdr, Ipv4Hdr, QuotedL4, ptr_at},
-    record,
-};
+use scanner_ebpf::headers::{IcmpHdr, Ipv4Hdr, QuotedL4, ptr_at};
+
+use crate::record;
 
 #[inline(always)]
 pub fn classify(

@@ -4,7 +4,6 @@
 #![no_std]
 #![no_main]
 
-mod headers;
 mod icmp;
 mod record;
 mod tcp;
@@ -12,8 +11,8 @@ mod tcp;
 use aya_ebpf::{
     bindings::xdp_action, helpers::bpf_ktime_get_ns, macros::xdp, programs::XdpContext,
 };
-use headers::{EthHdr, Ipv4Hdr, ptr_at};
 use scanner_common::{Counter, ReplyRecord, XdpConfig, capture, wire};
+use scanner_ebpf::headers::{EthHdr, Ipv4Hdr, ptr_at};
 
 /// The scan's configuration; user space sets it with `EbpfLoader::set_global` before loading.
 #[unsafe(no_mangle)]
@@ -73,7 +72,8 @@ fn classify(ctx: &XdpContext, config: &XdpConfig) -> Option<ReplyRecord> {
     }
 }
 
-#[cfg(not(test))]
+// Only for the BPF target: a host build (clippy --workspace) links std, which has its own.
+#[cfg(target_arch = "bpf")]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}

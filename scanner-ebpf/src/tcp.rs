@@ -8,10 +8,9 @@ use scanner_common::{
     wire::{ip_proto, tcp_flags},
 };
 
-use crate::{
-    headers::{Ipv4Hdr, TcpHdr, ptr_at},
-    record,
-};
+use scanner_ebpf::headers::{Ipv4Hdr, TcpHdr, ptr_at};
+
+use crate::record;
 
 #[inline(always)]
 pub fn classify(

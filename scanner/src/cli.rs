@@ -17,8 +17,12 @@ multicast, documentation, benchmarking, ...) are blocked by default, as in ZMap:
 in XDP on the interface and never reach the kernel's stack: run as root.";
 
 #[derive(Debug, Parser)]
-#[command(name = "scanner", version, about = "A fast, faithful network scanner: raw probes out, replies classified in XDP.", after_help = EXAMPLES)]
+#[command(name = "scanner", version, about = "A fast, faithful network scanner: raw probes out, replies classified in XDP.", after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// A lab tool instead of a scan (`scanner responder ...`); none: scan the targets.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Addresses, CIDR blocks, ranges or nmap octet ranges to scan.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
@@ -159,6 +163,12 @@ pub struct Cli {
     /// More output.
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Subcommands: lab tools beside the scan.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    Responder(crate::responder::ResponderArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,6 +315,26 @@ mod tests {
         assert_eq!(cli.send_path, crate::send::SendPath::Auto);
         assert_eq!(cli.retries, 3);
         assert_eq!(cli.wait, std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn responder_is_a_subcommand_and_scans_still_parse() {
+        let cli =
+            parse("scanner responder --interface vt0 --range 198.19.0.0/16 --seed 3").unwrap();
+        match cli.command {
+            Some(Command::Responder(args)) => {
+                assert_eq!(args.interface, "vt0");
+                assert_eq!(args.seed, 3);
+            }
+            None => panic!("no subcommand"),
+        }
+        let cli = parse("scanner -p 80 198.18.128.0/17").unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.targets, ["198.18.128.0/17"]);
+        // After scan arguments, the word is a target (which fails later, as a bad target).
+        let cli = parse("scanner -p 80 responder").unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.targets, ["responder"]);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod output;
 pub mod probe;
 pub mod rate;
 pub mod reply;
+pub mod responder;
 pub mod results;
 pub mod route;
 pub mod send;

@@ -2,15 +2,20 @@ use std::process::ExitCode;
 
 use scanner::{
     app::{self, InputError},
-    cli::Cli,
+    cli::{Cli, Command},
+    responder,
 };
 
 fn main() -> ExitCode {
-    let cli = match Cli::parse_nmap_style(std::env::args_os()) {
+    let mut cli = match Cli::parse_nmap_style(std::env::args_os()) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
-    match app::run(cli) {
+    let result = match cli.command.take() {
+        Some(Command::Responder(args)) => responder::run(args),
+        None => app::run(cli),
+    };
+    match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("scanner: error: {err:#}");

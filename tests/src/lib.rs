@@ -23,6 +23,6 @@ pub mod lab;
 pub const LAB_ALLOWLIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab-allowlist.txt");
 
 pub use lab::{
-    Lab, LabConfig, NAMESPACE_PREFIX, NETNS_DIR, PortTruth, cleanup_stale, lab_namespaces,
-    namespace_owner,
+    Lab, LabConfig, NAMESPACE_PREFIX, NETNS_DIR, PortTruth, ResponderCounts, ResponderSettings,
+    Truth, cleanup_stale, lab_namespaces, namespace_owner,
 };

@@ -208,7 +208,7 @@ fn quiet_config() -> LabConfig {
         open_ports: vec![],
         dropped_ports: vec![],
         rejected_ports: vec![],
-        icmp_ratelimit: false,
+        ..LabConfig::default()
     }
 }
 

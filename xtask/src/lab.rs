@@ -6,7 +6,9 @@ use std::{env, path::PathBuf, thread, time::Duration};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use scanner_tests::{Lab, LabConfig, cleanup_stale, lab_namespaces, namespace_owner};
+use scanner_tests::{
+    Lab, LabConfig, ResponderSettings, cleanup_stale, lab_namespaces, namespace_owner,
+};
 
 #[derive(Subcommand, Debug)]
 pub enum LabCommand {
@@ -35,6 +37,10 @@ pub struct UpArgs {
     /// Keep the target's ICMP rate limiting (Linux defaults) instead of turning it off.
     #[arg(long)]
     icmp_ratelimit: bool,
+    /// Also run the XDP responder on the target (198.19.0.0/16, seed 1, 10% open, 50% closed),
+    /// with the release scanner binary.
+    #[arg(long)]
+    responder: bool,
     /// Tear down after this many seconds instead of waiting for Ctrl-C.
     #[arg(long, value_name = "SECONDS")]
     duration: Option<u64>,
@@ -80,7 +86,7 @@ fn port_list(ports: &[u16]) -> String {
 }
 
 impl UpArgs {
-    fn config(&self) -> LabConfig {
+    fn config(&self, scanner: &std::path::Path) -> LabConfig {
         let default = LabConfig::default();
         let pick = |ports: &Option<Ports>, default: Vec<u16>| {
             ports.as_ref().map_or(default, |ports| ports.0.clone())
@@ -90,6 +96,7 @@ impl UpArgs {
             dropped_ports: pick(&self.dropped, default.dropped_ports),
             rejected_ports: pick(&self.rejected, default.rejected_ports),
             icmp_ratelimit: self.icmp_ratelimit,
+            responder: self.responder.then(|| ResponderSettings::new(scanner)),
         }
     }
 }
@@ -125,10 +132,10 @@ fn list_live() {
 }
 
 fn up(args: &UpArgs) -> Result<()> {
-    let lab = Lab::up(args.config())?;
     let scanner = env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| PathBuf::from("target"), PathBuf::from)
         .join("release/scanner");
+    let lab = Lab::up(args.config(&scanner))?;
     let ports = port_list(&lab.config().interesting_ports());
     let (range, _) = Lab::TARGET_RANGE;
     let host = std::net::Ipv4Addr::from(u32::from(range) + 77);

@@ -4,7 +4,6 @@ use std::{collections::BTreeMap, fmt::Write as _};
 
 use crate::{
     engine::ScanStats,
-    reply::xdp::AttachMode,
     results::ScanResult,
     send::SendPath,
     verdict::{PortState, Verdict},
@@ -55,10 +54,7 @@ pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope:
         threads(&stats.send_paths),
         scope.seed
     );
-    let mode = match stats.attach_mode {
-        AttachMode::Native => "native",
-        AttachMode::Generic => "generic",
-    };
+    let mode = stats.attach_mode.as_str();
     let _ = writeln!(
         out,
         "  replies: {} matched in XDP ({mode}), {} read, {} duplicates; drops: {} ring full; {} bad cookies",

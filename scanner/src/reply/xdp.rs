@@ -22,6 +22,16 @@ pub enum AttachMode {
     Generic,
 }
 
+impl AttachMode {
+    /// "native" or "generic".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachMode::Native => "native",
+            AttachMode::Generic => "generic",
+        }
+    }
+}
+
 /// The loaded and attached XDP program. Dropping it detaches the program.
 pub struct ReplyFilter {
     ebpf: Ebpf,
@@ -38,6 +48,23 @@ pub struct XdpCounters {
     pub capture_lost: u64,
 }
 
+/// Loads `program` into the kernel and attaches it to the interface: native XDP, or generic
+/// when the driver has no native support. The bpf_link belongs to the program's [`Ebpf`].
+pub fn load_and_attach(program: &mut Xdp, ifindex: u32, ifname: &str) -> Result<AttachMode> {
+    program
+        .load()
+        .context("the kernel rejected the XDP program")?;
+    Ok(match program.attach(ifindex, XdpMode::Driver) {
+        Ok(_) => AttachMode::Native,
+        Err(native) => {
+            program.attach(ifindex, XdpMode::Skb).with_context(|| {
+                format!("attaching XDP to {ifname} (native mode failed too: {native})")
+            })?;
+            AttachMode::Generic
+        }
+    })
+}
+
 impl ReplyFilter {
     pub fn attach(ifindex: u32, ifname: &str, config: &XdpConfig, ring_bytes: u32) -> Result<Self> {
         let mut ebpf = EbpfLoader::new()
@@ -49,18 +76,7 @@ impl ReplyFilter {
             .program_mut(XDP_PROGRAM)
             .ok_or_else(|| anyhow!("the XDP object has no program {XDP_PROGRAM:?}"))?
             .try_into()?;
-        program
-            .load()
-            .context("the kernel rejected the XDP program")?;
-        let mode = match program.attach(ifindex, XdpMode::Driver) {
-            Ok(_) => AttachMode::Native,
-            Err(native) => {
-                program.attach(ifindex, XdpMode::Skb).with_context(|| {
-                    format!("attaching XDP to {ifname} (native mode failed too: {native})")
-                })?;
-                AttachMode::Generic
-            }
-        };
+        let mode = load_and_attach(program, ifindex, ifname)?;
         Ok(Self { ebpf, mode })
     }
 

@@ -8,12 +8,15 @@
 //!  route 198.18.128.0/17 via 198.18.0.2         local 198.18.128.0/17 dev lo (AnyIP)
 //!                                               listeners on 0.0.0.0:<open ports>
 //!                                               nft: <dropped> drop, <rejected> reject 3/13
+//!  with a responder:                            with a responder:
+//!  route 198.19.0.0/16 via 198.18.0.2           XDP on vt0 answers 198.19.0.0/16 itself
 //! ```
 
 pub mod cmd;
 mod listen;
 mod netns;
 mod nft;
+mod responder;
 mod signal;
 mod snmp;
 
@@ -31,6 +34,8 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 pub use netns::{NETNS_DIR, PREFIX as NAMESPACE_PREFIX};
+pub use responder::{Responder, ResponderSettings};
+pub use scanner_common::responder::{Counts as ResponderCounts, Truth};
 
 /// What the target does on which TCP port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +49,9 @@ pub struct LabConfig {
     /// `false` (the default) turns the target's ICMP rate limiting off; `true` keeps Linux's
     /// defaults (after a burst, about one ICMP error per second per peer), as real hosts do.
     pub icmp_ratelimit: bool,
+    /// An XDP responder on the target's `vt0` for its own range (routed via the target),
+    /// beside the kernel's listeners; `None` (the default): none.
+    pub responder: Option<ResponderSettings>,
 }
 
 impl Default for LabConfig {
@@ -54,6 +62,7 @@ impl Default for LabConfig {
             dropped_ports: vec![8081],
             rejected_ports: vec![8082],
             icmp_ratelimit: false,
+            responder: None,
         }
     }
 }
@@ -93,6 +102,18 @@ impl PortTruth {
 }
 
 impl LabConfig {
+    /// Only the responder answers: no listeners, no filtered ports (the kernel still answers
+    /// RST for every port of 198.18.128.0/17).
+    pub fn responder_only(settings: ResponderSettings) -> Self {
+        LabConfig {
+            open_ports: Vec::new(),
+            dropped_ports: Vec::new(),
+            rejected_ports: Vec::new(),
+            icmp_ratelimit: false,
+            responder: Some(settings),
+        }
+    }
+
     /// What the target does on `port`.
     pub fn truth(&self, port: u16) -> PortTruth {
         if self.open_ports.contains(&port) {
@@ -127,8 +148,11 @@ impl LabConfig {
         ports
     }
 
-    /// No port 0, no port in two lists.
+    /// No port 0, no port in two lists; a responder range inside the lab's block.
     pub fn validate(&self) -> Result<()> {
+        if let Some(settings) = &self.responder {
+            settings.validate()?;
+        }
         let lists = [
             ("open", &self.open_ports),
             ("dropped", &self.dropped_ports),
@@ -155,6 +179,9 @@ pub struct Lab {
     config: LabConfig,
     listeners: Option<listen::Listeners>,
     queues: u32,
+    responder: Option<Responder>,
+    /// The settings of the responder started last (its ground truth).
+    responder_settings: Option<ResponderSettings>,
     torn_down: bool,
 }
 
@@ -188,13 +215,60 @@ impl Lab {
             config,
             listeners: None,
             queues: veth_queues(),
+            responder: None,
+            responder_settings: None,
             torn_down: false,
         };
         let names = [lab.scanner_ns.as_str(), lab.target_ns.as_str()];
         signal::register_and_create(&names, || names.iter().try_for_each(|ns| netns::add(ns)))?;
         lab.configure()
             .with_context(|| format!("setting up lab {}", lab.scanner_ns))?;
+        if let Some(settings) = lab.config.responder.clone() {
+            lab.start_responder(settings)?;
+        }
         Ok(lab)
+    }
+
+    /// Starts a responder on the target's `vt0` (see [`ResponderSettings`]) and routes its
+    /// range via the target; returns once it answers. One at a time: stop the last one first.
+    /// Start it from a thread that outlives it (its child gets SIGTERM when this thread ends).
+    pub fn start_responder(&mut self, settings: ResponderSettings) -> Result<()> {
+        if self.responder.is_some() {
+            bail!("a responder runs already in {}", self.target_ns);
+        }
+        settings.validate()?;
+        ip(&format!(
+            "-n {} route replace {} via {} dev {}",
+            self.scanner_ns,
+            settings.cidr(),
+            Self::TARGET_IP,
+            Self::SCANNER_IF
+        ))?;
+        self.responder = Some(Responder::start(
+            &self.target_ns,
+            Self::TARGET_IF,
+            &settings,
+        )?);
+        self.responder_settings = Some(settings);
+        Ok(())
+    }
+
+    /// Stops the running responder and returns its counters.
+    pub fn stop_responder(&mut self) -> Result<ResponderCounts> {
+        self.responder
+            .take()
+            .context("no responder is running")?
+            .stop()
+    }
+
+    /// The running responder, if any.
+    pub fn responder(&self) -> Option<&Responder> {
+        self.responder.as_ref()
+    }
+
+    /// The settings of the responder started last: its range and ground truth.
+    pub fn responder_settings(&self) -> Option<&ResponderSettings> {
+        self.responder_settings.as_ref()
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -394,6 +468,9 @@ impl Lab {
                 "off"
             }
         );
+        if let Some(responder) = &self.responder {
+            let _ = writeln!(text, "         {}", responder.ready_line());
+        }
         let _ = writeln!(text, "ports (every target address, TCP):");
         for port in self.config.interesting_ports() {
             let truth = self.config.truth(port);
@@ -422,8 +499,9 @@ impl Lab {
             return;
         }
         self.torn_down = true;
-        // Sockets keep a namespace alive: close them first.
+        // Sockets and processes keep a namespace alive: close and stop them first.
         self.listeners = None;
+        self.responder = None;
         for ns in [&self.scanner_ns, &self.target_ns] {
             if let Err(err) = netns::del(ns) {
                 eprintln!("scanner-tests: tearing down the lab: {err:#}");

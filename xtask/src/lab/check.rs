@@ -125,6 +125,7 @@ pub fn run() -> Result<()> {
             dropped_ports: vec![],
             rejected_ports: vec![22, 80],
             icmp_ratelimit: true,
+            responder: None,
         },
     ];
     let names: Vec<(String, String)> = thread::scope(|scope| {

@@ -1,0 +1,58 @@
+//! Loads the responder program (scanner-ebpf's `responder` binary) with its configuration,
+//! attaches it, and reads its counters. Like the scanner's program, it is attached through a
+//! bpf_link owned by this process: it goes when the process goes.
+
+use anyhow::{Context as _, Result, anyhow};
+use aya::{Ebpf, EbpfLoader, maps::PerCpuArray, programs::Xdp};
+use scanner_common::responder::{
+    CONFIG_GLOBAL, COUNTERS_MAP, Counter, Counts, PROGRAM, ResponderConfig,
+};
+
+use crate::reply::xdp::{AttachMode, load_and_attach};
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/responder"));
+
+/// The attached responder. Dropping it detaches the program.
+pub struct Responder {
+    ebpf: Ebpf,
+    mode: AttachMode,
+}
+
+impl Responder {
+    pub fn attach(ifindex: u32, ifname: &str, config: &ResponderConfig) -> Result<Self> {
+        let mut ebpf = EbpfLoader::new()
+            .override_global(CONFIG_GLOBAL, config, true)
+            .load(OBJECT)
+            .context("loading the responder's XDP program (are you root?)")?;
+        let program: &mut Xdp = ebpf
+            .program_mut(PROGRAM)
+            .ok_or_else(|| anyhow!("the responder object has no program {PROGRAM:?}"))?
+            .try_into()?;
+        let mode = load_and_attach(program, ifindex, ifname)?;
+        Ok(Self { ebpf, mode })
+    }
+
+    pub fn mode(&self) -> AttachMode {
+        self.mode
+    }
+
+    /// The counters over all CPUs.
+    pub fn counts(&self) -> Result<Counts> {
+        let map = self
+            .ebpf
+            .map(COUNTERS_MAP)
+            .ok_or_else(|| anyhow!("no map {COUNTERS_MAP}"))?;
+        let array = PerCpuArray::<_, u64>::try_from(map)?;
+        let mut per_cpu: Vec<[u64; Counter::COUNT as usize]> = Vec::new();
+        for counter in Counter::ALL {
+            let values = array.get(&(counter as u32), 0)?;
+            per_cpu.resize(values.len(), [0; Counter::COUNT as usize]);
+            for (slots, value) in per_cpu.iter_mut().zip(values.iter()) {
+                slots[counter as usize] = *value;
+            }
+        }
+        let mut counts = Counts::default();
+        per_cpu.iter().for_each(|slots| counts.add_cpu(slots));
+        Ok(counts)
+    }
+}

@@ -1,0 +1,334 @@
+//! The lab responder (`scanner responder`, XDP on the target's vt0) against its own ground
+//! truth: a fast scan by our scanner finds exactly what `truth()` says, and tools without XDP
+//! (nmap, a packet capture) see well-formed answers once GRO is on for vs0.
+
+mod common;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    io::{BufRead, BufReader},
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{Found, parse_json_lines, run, scanner};
+use scanner_tests::{Lab, LabConfig, ResponderSettings, Truth};
+
+/// The ports of the fast scan: 65536 addresses x 3 ports = 196608 probes.
+const PORTS: [u16; 3] = [22, 80, 443];
+
+fn settings() -> ResponderSettings {
+    ResponderSettings::new(common::scanner_bin())
+}
+
+/// The `N` of the summary's `  sent N packets (...)` line.
+fn sent_packets(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix("sent ")?.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `sent N packets` line in: {stderr}"))
+}
+
+#[test]
+fn a_fast_scan_of_the_responder_finds_exactly_its_ground_truth() {
+    let settings = settings();
+    let Some(mut lab) = common::lab(LabConfig::responder_only(settings.clone())) else {
+        return;
+    };
+    let ports = PORTS.map(|port| port.to_string()).join(",");
+    let output = run(scanner(&lab).args([
+        "-p",
+        &ports,
+        &settings.cidr(),
+        "--rate",
+        "300000",
+        "--wait",
+        "1",
+        "-oJ",
+        "-",
+    ]));
+    let counts = lab.stop_responder().expect("stopping the responder");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("{stderr}responder: {counts:?}");
+
+    let expected: BTreeSet<Found> = settings
+        .addresses()
+        .flat_map(|ip| PORTS.map(|port| (ip, port)))
+        .filter_map(|(ip, port)| {
+            let (state, reason) = match settings.truth(ip, port).unwrap() {
+                Truth::Open => ("open", "syn-ack"),
+                Truth::Closed => ("closed", "reset"),
+                Truth::Silent => return None,
+            };
+            Some(Found {
+                ip,
+                port,
+                state: state.into(),
+                reason: reason.into(),
+            })
+        })
+        .collect();
+    let found = parse_json_lines(&output.stdout);
+    assert_eq!(
+        found.len(),
+        expected.len(),
+        "one result per open or closed port, no duplicates"
+    );
+    let found: BTreeSet<Found> = found.into_iter().collect();
+    let missing: Vec<_> = expected.difference(&found).take(5).collect();
+    let extra: Vec<_> = found.difference(&expected).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+
+    // Every packet the scanner sent reached the responder as a probe, and each got its answer.
+    assert_eq!(sent_packets(&stderr), counts.probes, "sent vs probes seen");
+    assert_eq!(counts.open + counts.closed + counts.silent, counts.probes);
+    assert_eq!(counts.malformed, 0);
+    let open = expected.iter().filter(|f| f.state == "open").count() as u64;
+    assert!(
+        counts.open >= open,
+        "{} SYN-ACKs for {open} open",
+        counts.open
+    );
+    assert!(counts.last_probe_ns > counts.first_probe_ns);
+}
+
+/// A packet capture on vs0, by tshark, stopped with SIGINT (by PID) when dropped or finished.
+struct Capture {
+    child: Child,
+    file: PathBuf,
+}
+
+impl Capture {
+    fn start(lab: &Lab) -> Capture {
+        let file = std::env::temp_dir().join(format!("responder-{}.pcapng", std::process::id()));
+        let mut child = lab
+            .command_in_scanner("tshark")
+            .args(["-i", lab.scanner_if(), "-f", "tcp", "-w"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running tshark (apt-get install tshark; cargo xtask setup does)");
+        // tshark says "Capturing on 'vs0'" once its capture runs.
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut line = String::new();
+        while !line.contains("Capturing on") {
+            line.clear();
+            let read = stderr.read_line(&mut line).expect("tshark's stderr");
+            assert!(
+                read > 0 && Instant::now() < deadline,
+                "tshark did not start"
+            );
+        }
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Capture { child, file }
+    }
+
+    /// Stops the capture and returns its file (removed when the capture is dropped).
+    fn finish(&mut self) -> &Path {
+        // Let the last answers land, then stop our own tshark by its PID.
+        std::thread::sleep(Duration::from_millis(500));
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
+        let status = self.child.wait().expect("waiting for tshark");
+        assert!(status.success(), "tshark: {status}");
+        &self.file
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// One TCP segment of the capture, as tshark decodes it (checksums verified).
+#[derive(Debug)]
+struct Segment {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    flags: u16,
+    ttl: u8,
+    /// tshark's checksum status: 1 is "Good".
+    ip_checksum: String,
+    tcp_checksum: String,
+    seq: u32,
+    ack: u32,
+}
+
+fn segments(file: &Path) -> Vec<Segment> {
+    let output = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(file)
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+        ])
+        .args(["-T", "fields", "-E", "separator=,"])
+        .args([
+            "-e",
+            "ip.src",
+            "-e",
+            "ip.dst",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+        ])
+        .args([
+            "-e",
+            "tcp.flags",
+            "-e",
+            "ip.ttl",
+            "-e",
+            "ip.checksum.status",
+        ])
+        .args([
+            "-e",
+            "tcp.checksum.status",
+            "-e",
+            "tcp.seq_raw",
+            "-e",
+            "tcp.ack_raw",
+        ])
+        .output()
+        .expect("running tshark");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f.len(), 10, "{line}");
+            Segment {
+                src: f[0].parse().unwrap(),
+                dst: f[1].parse().unwrap(),
+                sport: f[2].parse().unwrap(),
+                dport: f[3].parse().unwrap(),
+                flags: u16::from_str_radix(f[4].trim_start_matches("0x"), 16).unwrap(),
+                ttl: f[5].parse().unwrap(),
+                ip_checksum: f[6].to_owned(),
+                tcp_checksum: f[7].to_owned(),
+                seq: f[8].parse().unwrap(),
+                ack: f[9].parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// `(host, port) -> state` of nmap's grepable output.
+fn nmap_states(stdout: &str) -> BTreeMap<(Ipv4Addr, u16), String> {
+    let mut states = BTreeMap::new();
+    for line in stdout.lines().filter(|line| line.contains("Ports:")) {
+        let host: Ipv4Addr = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let ports = line.split("Ports: ").nth(1).unwrap();
+        for entry in ports.split(", ") {
+            let mut parts = entry.split('/');
+            let port = parts.next().unwrap().trim().parse().unwrap();
+            let state = parts.next().unwrap().to_owned();
+            states.insert((host, port), state);
+        }
+    }
+    states
+}
+
+#[test]
+fn answers_are_well_formed_and_reach_tools_without_xdp_through_gro() {
+    let settings = settings();
+    let Some(mut lab) = common::lab(LabConfig::responder_only(settings.clone())) else {
+        return;
+    };
+    // Nothing in XDP on vs0: answers reach its stack only through NAPI, which GRO turns on.
+    let gro = lab
+        .command_in_scanner("ethtool")
+        .args(["-K", lab.scanner_if(), "gro", "on"])
+        .status()
+        .expect("running ethtool");
+    assert!(gro.success());
+    let mut capture = Capture::start(&lab);
+    let hosts: Vec<Ipv4Addr> = settings.addresses().take(16).collect();
+    let nmap = lab
+        .command_in_scanner("nmap")
+        .args([
+            "-n",
+            "-Pn",
+            "-sS",
+            "--max-retries",
+            "0",
+            "-p",
+            "22,80,443",
+            "-oG",
+            "-",
+        ])
+        .arg(format!("{}/28", hosts[0]))
+        .output()
+        .expect("running nmap (apt-get install nmap; cargo xtask setup does)");
+    assert!(nmap.status.success(), "{nmap:?}");
+    let file = capture.finish();
+    let counts = lab.stop_responder().expect("stopping the responder");
+
+    // nmap sees the ground truth: open, closed, and silence as filtered.
+    let states = nmap_states(&String::from_utf8_lossy(&nmap.stdout));
+    let mut answered = 0;
+    for &host in &hosts {
+        for port in PORTS {
+            let expected = match settings.truth(host, port).unwrap() {
+                Truth::Open => "open",
+                Truth::Closed => "closed",
+                Truth::Silent => "filtered",
+            };
+            answered += usize::from(expected != "filtered");
+            assert_eq!(
+                states.get(&(host, port)).map(String::as_str),
+                Some(expected),
+                "{host}:{port}"
+            );
+        }
+    }
+    assert!(answered > 0);
+
+    // Every answer: good checksums, TTL 64, the truth's flags, acknowledging its probe.
+    let segments = segments(file);
+    let probes: BTreeMap<(Ipv4Addr, u16, u16), u32> = segments
+        .iter()
+        .filter(|s| s.flags == 0x02)
+        .map(|s| ((s.dst, s.dport, s.sport), s.seq))
+        .collect();
+    let answers: Vec<&Segment> = segments.iter().filter(|s| hosts.contains(&s.src)).collect();
+    assert_eq!(answers.len(), answered, "{answers:#?}");
+    for answer in answers {
+        assert_eq!(
+            (answer.ip_checksum.as_str(), answer.tcp_checksum.as_str()),
+            ("1", "1"),
+            "checksums of {answer:?}"
+        );
+        assert_eq!(answer.ttl, 64, "{answer:?}");
+        let flags = match settings.truth(answer.src, answer.sport).unwrap() {
+            Truth::Open => 0x12,
+            Truth::Closed => 0x14,
+            Truth::Silent => panic!("an answer for a silent port: {answer:?}"),
+        };
+        assert_eq!(answer.flags, flags, "{answer:?}");
+        let seq = probes
+            .get(&(answer.src, answer.sport, answer.dport))
+            .unwrap_or_else(|| panic!("no probe for {answer:?}"));
+        assert_eq!(answer.ack, seq.wrapping_add(1), "{answer:?}");
+        assert_eq!(answer.dst, Lab::SCANNER_IP);
+    }
+    assert_eq!(counts.malformed, 0);
+    assert_eq!(counts.open + counts.closed, answered as u64);
+}
