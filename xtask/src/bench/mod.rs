@@ -12,11 +12,14 @@
 //! - wall time, from start to exit, including the tool's own cooldown.
 //!
 //! Every tool sends each probe once (this scanner with `--retries 0`, masscan and zmap by
-//! default) and waits [`COOLDOWN`] for late answers. The scanner side's veth has TSO, GSO and
-//! scatter-gather off (masscan loses answers otherwise) and GRO on: masscan and zmap attach no
-//! XDP program, and without one or GRO the veth never runs the NAPI that takes the responder's
-//! answers in. The same settings hold for every tool.
+//! default) and waits [`COOLDOWN`] for late answers. The scanner side's veth is the same for
+//! every tool ([`link::configure`]): TSO, GSO and scatter-gather off, a pfifo qdisc, and GRO on
+//! (`--napi gro`, the default) or a pass-through XDP program during masscan's and zmap's runs
+//! (`--napi xdp`): without either, the veth never runs the NAPI that takes the responder's
+//! answers in, and those two attach no XDP program. The lab runs the target's NAPI in a thread
+//! of its own (see `Lab::start_responder`).
 
+mod link;
 mod measure;
 mod plot;
 mod report;
@@ -27,11 +30,10 @@ use std::{
     fs,
     net::{Ipv4Addr, UdpSocket},
     path::{Path, PathBuf},
-    process::Command,
     time::{Duration, Instant},
 };
 
-use anyhow::{Context as _, Result, bail, ensure};
+use anyhow::{Context as _, Result, ensure};
 use clap::Args;
 use scanner_common::{
     responder::{Share, Truth, truth},
@@ -39,7 +41,11 @@ use scanner_common::{
 };
 use scanner_tests::{Lab, LabConfig, ResponderSettings};
 
-use self::{report::Row, tools::Tool};
+use self::{
+    link::{Napi, PassThrough},
+    report::Row,
+    tools::Tool,
+};
 use crate::{cmd, setup, workspace};
 
 /// The responder's range: 65536 addresses inside 198.18.0.0/15, routed via the target.
@@ -67,6 +73,9 @@ pub struct BenchArgs {
     /// Where results.md and results.png go (relative to the workspace root).
     #[arg(long, value_name = "DIR", default_value = "bench")]
     out: PathBuf,
+    /// How the answers get into vs0 for masscan and zmap, which attach no XDP program.
+    #[arg(long, value_enum, default_value = "gro")]
+    napi: Napi,
 }
 
 /// A rate asked of every tool.
@@ -209,28 +218,22 @@ fn bench(args: &BenchArgs, context: &Context) -> Result<()> {
         responder: None,
         ..LabConfig::responder_only(context.settings.clone())
     })?;
-    let link = configure_link(&lab)?;
+    let link = link::configure(&lab, args.napi)?;
     println!("bench: {link}");
-    let gro = check_gro(&mut lab, context)?;
-    println!("bench: {gro}");
+    let check = link::check(&mut lab, context, args.napi)?;
+    println!("bench: {check}");
     let versions: Vec<String> = args
         .tools
         .iter()
         .map(|tool| tool.version(context))
         .collect();
-    let nudger = lab
-        .in_target_ns(|| -> std::io::Result<UdpSocket> {
-            let socket = UdpSocket::bind((Lab::TARGET_IP, 0))?;
-            socket.connect((Lab::SCANNER_IP, NUDGE_PORT))?;
-            Ok(socket)
-        })
-        .context("a UDP socket in the target namespace")?;
+    let nudger = link::nudger(&lab)?;
 
     let mut rows = Vec::new();
     // Rate by rate, every tool in turn: whatever else the machine does spreads over all tools.
     for &rate in &args.rates {
         for &tool in &args.tools {
-            let row = run_one(&mut lab, context, &nudger, tool, rate)?;
+            let row = run_one(&mut lab, context, args.napi, &nudger, tool, rate)?;
             println!("{}", report::line(&row));
             rows.push(row);
         }
@@ -243,7 +246,8 @@ fn bench(args: &BenchArgs, context: &Context) -> Result<()> {
         load_before,
         load_after: load_average(),
         link,
-        gro,
+        napi: args.napi.describe(),
+        check,
         versions,
         elapsed: started.elapsed(),
     };
@@ -266,6 +270,7 @@ fn bench(args: &BenchArgs, context: &Context) -> Result<()> {
 fn run_one(
     lab: &mut Lab,
     context: &Context,
+    napi: Napi,
     nudger: &UdpSocket,
     tool: Tool,
     rate: Rate,
@@ -278,16 +283,18 @@ fn run_one(
         let log = context.work.join(format!("{name}.log"));
         let _ = fs::remove_file(&output);
         lab.start_responder(context.settings.clone())?;
-        let delivered_before = rx_packets(lab)?;
+        let pass = PassThrough::start(lab, context, napi, tool)?;
+        let delivered_before = link::rx_packets(lab)?;
         let mut command = tool.command(lab, context, rate, &ports, &output);
         let probes = context.settings.addresses().count() * ports.len();
         let measured = measure::run(&mut command, time_bound(probes), &log, || {
             if tool.needs_nudges() {
-                nudge(nudger);
+                link::nudge(nudger);
             }
         })?;
+        let delivered = link::rx_packets(lab)? - delivered_before;
+        pass.stop()?;
         let counts = lab.stop_responder()?;
-        let delivered = rx_packets(lab)? - delivered_before;
         if !measured.success {
             let tail = fs::read_to_string(&log).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(3).collect();
@@ -311,126 +318,6 @@ fn run_one(
 /// half a minute of slack. A run still going is stopped (SIGINT, again, then SIGKILL).
 fn time_bound(probes: usize) -> Duration {
     Duration::from_secs_f64(probes as f64 / 50_000.0) + COOLDOWN + Duration::from_secs(30)
-}
-
-/// The same link for every tool: TSO, GSO and scatter-gather off on vs0 (masscan's libpcap
-/// ring loses answers otherwise), GRO on (the NAPI that takes the responder's answers in
-/// when no XDP program is attached). Returns what `ethtool -k` then says.
-fn configure_link(lab: &Lab) -> Result<String> {
-    let interface = lab.scanner_if();
-    cmd::output(lab.command_in_scanner("ethtool").args([
-        "-K", interface, "tso", "off", "gso", "off", "sg", "off", "gro", "on",
-    ]))?;
-    let features = cmd::output(lab.command_in_scanner("ethtool").args(["-k", interface]))?;
-    let wanted = [
-        ("tcp-segmentation-offload", "off"),
-        ("generic-segmentation-offload", "off"),
-        ("scatter-gather", "off"),
-        ("generic-receive-offload", "on"),
-    ];
-    let mut said = Vec::new();
-    for (feature, value) in wanted {
-        let line = features
-            .lines()
-            .find(|line| line.starts_with(&format!("{feature}:")))
-            .with_context(|| format!("`ethtool -k {interface}` shows no {feature}"))?;
-        ensure!(
-            line.split(':')
-                .nth(1)
-                .is_some_and(|v| v.trim().starts_with(value)),
-            "{interface}: {line} (wanted {value})"
-        );
-        said.push(format!("{feature} {value}"));
-    }
-    Ok(format!("{interface}: {}", said.join(", ")))
-}
-
-/// GRO alone (no XDP on vs0) lets answers in: nmap on 16 addresses of the range, 3 ports,
-/// must see the ground truth (open, closed, and silence as filtered).
-fn check_gro(lab: &mut Lab, context: &Context) -> Result<String> {
-    lab.start_responder(context.settings.clone())?;
-    let first = context.settings.addresses().next().context("empty range")?;
-    let ports = [22u16, 80, 443];
-    let mut nmap = lab.command_in_scanner("nmap");
-    nmap.args([
-        "-n",
-        "-Pn",
-        "-sS",
-        "--max-retries",
-        "0",
-        "-oG",
-        "-",
-        "-p",
-        "22,80,443",
-    ])
-    .arg(format!("{first}/28"));
-    let output = cmd::output(&mut nmap);
-    lab.stop_responder()?;
-    let output = output?;
-    let config = context.settings.config()?;
-    let mut agree = 0;
-    let mut answered = 0;
-    for line in output.lines().filter(|line| line.contains("Ports: ")) {
-        let host: Ipv4Addr = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|host| host.parse().ok())
-            .with_context(|| format!("nmap line {line:?}"))?;
-        for entry in line.split("Ports: ").nth(1).unwrap_or_default().split(", ") {
-            let mut fields = entry.split('/');
-            let (Some(port), Some(state)) = (fields.next(), fields.next()) else {
-                continue;
-            };
-            let port: u16 = port.trim().parse()?;
-            let expected = match truth(&config, u32::from(host), port, ip_proto::TCP) {
-                Truth::Open => "open",
-                Truth::Closed => "closed",
-                Truth::Silent => "filtered",
-            };
-            answered += usize::from(state != "filtered");
-            agree += usize::from(state == expected);
-        }
-    }
-    let total = 16 * ports.len();
-    if agree != total || answered == 0 {
-        bail!(
-            "GRO check: with GRO on and no XDP program on vs0, nmap agreed with the ground truth \
-             on {agree} of {total} ports ({answered} answered): the responder's answers do not \
-             reach tools without XDP"
-        );
-    }
-    Ok(format!(
-        "GRO check: no XDP on vs0, GRO on: nmap -sS saw the ground truth on all {total} ports \
-         ({answered} answered)"
-    ))
-}
-
-/// The discard port: the scanner's kernel answers ICMP port unreachable, in the lab.
-const NUDGE_PORT: u16 = 9;
-
-/// One UDP datagram from the target to the scanner's address: a packet for vs0 that wakes a
-/// tool blocked in libpcap (see [`Tool::needs_nudges`]). Errors (the ICMP unreachable of the
-/// last one, reported on this connected socket) do not matter.
-fn nudge(socket: &UdpSocket) {
-    let _ = socket.send(b"nudge");
-}
-
-/// vs0's received packets (`ip -j -s link`): the answers the link delivered, and the odd ARP.
-fn rx_packets(lab: &Lab) -> Result<u64> {
-    let json = cmd::output(Command::new("ip").args([
-        "-n",
-        lab.scanner_ns(),
-        "-j",
-        "-s",
-        "link",
-        "show",
-        "dev",
-        lab.scanner_if(),
-    ]))?;
-    let value: serde_json::Value = serde_json::from_str(&json)?;
-    value[0]["stats64"]["rx"]["packets"]
-        .as_u64()
-        .with_context(|| format!("no rx packets in {json}"))
 }
 
 /// The 1-minute load average, as the kernel says.
