@@ -196,13 +196,13 @@ pub fn check(lab: &mut Lab, context: &Context, napi: Napi) -> Result<String> {
     };
     if agree != total || answered == 0 {
         bail!(
-            "answers check ({how}): nmap -sS agreed with the ground truth on {agree} of {total} \
+            "Answers check ({how}): nmap -sS agreed with the ground truth on {agree} of {total} \
              ports ({answered} answered): the responder's answers do not reach tools without \
              XDP of their own"
         );
     }
     Ok(format!(
-        "answers check ({how}): nmap -sS saw the ground truth on all {total} ports ({answered} \
+        "Answers check ({how}): nmap -sS saw the ground truth on all {total} ports ({answered} \
          answered)"
     ))
 }
