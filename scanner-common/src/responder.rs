@@ -218,7 +218,8 @@ pub enum Counter {
     /// Probes dropped without an answer.
     Silent = 4,
     /// IPv4 packets to the range the program could not parse (truncated headers, lengths that
-    /// disagree, IP options, fragments): passed to the kernel.
+    /// disagree, IP options, fragments) or, rarely, could not rewrite into an answer (a probe
+    /// then counts here as well as in `Probes`): passed to the kernel.
     Malformed = 5,
     /// `bpf_ktime_get_ns()` of this CPU's first probe (0: none yet).
     FirstProbeNs = 6,

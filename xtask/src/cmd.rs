@@ -186,6 +186,16 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A binary of `cargo build --release`: in `$CARGO_TARGET_DIR/release` when that is set (relative
+/// to the workspace root), else in `<root>/target/release`.
+pub fn release_binary(name: &str) -> PathBuf {
+    let target = env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || workspace_root().join("target"),
+        |dir| workspace_root().join(dir),
+    );
+    target.join("release").join(name)
+}
+
 /// `cargo` (the rustup proxy, so `rust-toolchain.toml` and `+toolchain` apply), run in the
 /// workspace root with `$CARGO_HOME/bin` on `PATH` (bpf-linker lives there).
 pub fn cargo() -> Command {

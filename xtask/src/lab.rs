@@ -2,7 +2,7 @@
 
 mod check;
 
-use std::{env, path::PathBuf, thread, time::Duration};
+use std::{thread, time::Duration};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -132,9 +132,7 @@ fn list_live() {
 }
 
 fn up(args: &UpArgs) -> Result<()> {
-    let scanner = env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
-        .join("release/scanner");
+    let scanner = crate::cmd::release_binary("scanner");
     let lab = Lab::up(args.config(&scanner))?;
     let ports = port_list(&lab.config().interesting_ports());
     let (range, _) = Lab::TARGET_RANGE;

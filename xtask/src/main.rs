@@ -2,6 +2,7 @@
 //! .cargo/config.toml). Does not depend on the scanner crate: it has to build before
 //! bpf-linker exists.
 
+mod bench;
 mod cmd;
 mod lab;
 mod setup;
@@ -41,6 +42,9 @@ enum Task {
     },
     /// Setup, `cargo build --release`, then a demo scan of a lab.
     Demo,
+    /// Setup, `cargo build --release`, then this scanner, masscan and zmap at rising rates
+    /// against a lab's XDP responder: bench/results.md and bench/results.png.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
         Task::Lab { command } => lab::run(command),
         Task::Test { args } => workspace::test(&args),
         Task::Demo => workspace::demo(),
+        Task::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,7 +28,7 @@ pub const EBPF_COMPONENTS: &[&str] = &["rust-src"];
 pub const BPF_LINKER_VERSION: &str = "0.13.0";
 /// Debian packages: LLVM for building bpf-linker (llvm-config, libLLVM.so.22 and what
 /// `llvm-config --system-libs` names), a C toolchain as host linker, the lab (`ip`, `nft`,
-/// `ethtool`) and the tools we compare against and decode with.
+/// `ethtool`), the tools we compare against and decode with, and the benchmark plot's font.
 pub const APT_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
@@ -43,6 +43,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "nmap",
     "masscan",
     "zmap",
+    // DejaVu Sans, the text of `cargo xtask bench`'s plot.
+    "fonts-dejavu-core",
 ];
 
 const APT_UPDATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);

@@ -45,7 +45,7 @@ pub fn demo() -> Result<()> {
         .map(u16::to_string)
         .collect();
     let (net, prefix) = Lab::TARGET_RANGE;
-    let scanner = cmd::workspace_root().join("target/release/scanner");
+    let scanner = cmd::release_binary("scanner");
     let mut scan = lab.command_in_scanner(&scanner);
     scan.args(["--allowlist-file", scanner_tests::LAB_ALLOWLIST])
         .args(["-sS", "-p", &ports.join(","), &format!("{net}/{prefix}")])
