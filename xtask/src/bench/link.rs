@@ -49,7 +49,7 @@ impl Napi {
 
     /// Whether `tool`'s runs need the pass-through program on vs0.
     fn needs_pass_through(self, tool: Tool) -> bool {
-        self == Napi::Xdp && tool != Tool::Scanner
+        self == Napi::Xdp && !tool.is_ours()
     }
 }
 

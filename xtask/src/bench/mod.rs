@@ -68,13 +68,17 @@ pub struct BenchArgs {
           value_parser = parse_rate)]
     rates: Vec<Rate>,
     /// The tools to compare.
-    #[arg(long, value_delimiter = ',', default_value = "scanner,masscan,zmap")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "scanner,scanner2,masscan,zmap,zmap2"
+    )]
     tools: Vec<Tool>,
     /// Where results.md and results.png go (relative to the workspace root).
     #[arg(long, value_name = "DIR", default_value = "bench")]
     out: PathBuf,
     /// How the answers get into vs0 for masscan and zmap, which attach no XDP program.
-    #[arg(long, value_enum, default_value = "gro")]
+    #[arg(long, value_enum, default_value = "xdp")]
     napi: Napi,
 }
 

@@ -11,15 +11,17 @@ use crate::cmd;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Tool {
-    /// This scanner.
+    /// This scanner, one sender thread.
     Scanner,
+    /// This scanner, two sender threads (one per core here).
+    Scanner2,
+    /// masscan (one transmit thread).
     Masscan,
+    /// zmap, one sender thread (-T 1).
     Zmap,
+    /// zmap, two sender threads (-T 2).
+    Zmap2,
 }
-
-/// zmap's sender threads (its -T). One, like this scanner and masscan today; raise it with
-/// this scanner's `--sender-threads` once that exists.
-const ZMAP_SENDER_THREADS: u32 = 1;
 
 fn mac(bytes: [u8; 6]) -> String {
     bytes.map(|byte| format!("{byte:02x}")).join(":")
@@ -37,16 +39,31 @@ impl Tool {
     pub fn name(self) -> &'static str {
         match self {
             Tool::Scanner => "scanner",
+            Tool::Scanner2 => "scanner x2",
             Tool::Masscan => "masscan",
             Tool::Zmap => "zmap",
+            Tool::Zmap2 => "zmap x2",
         }
+    }
+
+    /// Sender threads of the runs.
+    pub fn threads(self) -> u32 {
+        match self {
+            Tool::Scanner | Tool::Masscan | Tool::Zmap => 1,
+            Tool::Scanner2 | Tool::Zmap2 => 2,
+        }
+    }
+
+    /// This scanner, with however many threads.
+    pub fn is_ours(self) -> bool {
+        matches!(self, Tool::Scanner | Tool::Scanner2)
     }
 
     /// The ports of each run: zmap 2.1.1 scans one port per run.
     pub fn runs(self, ports: &[u16]) -> Vec<Vec<u16>> {
         match self {
-            Tool::Scanner | Tool::Masscan => vec![ports.to_vec()],
-            Tool::Zmap => ports.iter().map(|&port| vec![port]).collect(),
+            Tool::Scanner | Tool::Scanner2 | Tool::Masscan => vec![ports.to_vec()],
+            Tool::Zmap | Tool::Zmap2 => ports.iter().map(|&port| vec![port]).collect(),
         }
     }
 
@@ -68,9 +85,16 @@ impl Tool {
             mac(Lab::TARGET_MAC),
         );
         match self {
-            Tool::Scanner => {
+            Tool::Scanner | Tool::Scanner2 => {
                 let mut command = lab.command_in_scanner(&context.scanner);
-                command.args(scanner_args(&range, ports, &pps, &cooldown, output));
+                command.args(scanner_args(
+                    &range,
+                    ports,
+                    &pps,
+                    &cooldown,
+                    self.threads(),
+                    output,
+                ));
                 command
             }
             Tool::Masscan => {
@@ -85,7 +109,7 @@ impl Tool {
                     .arg(output);
                 command
             }
-            Tool::Zmap => {
+            Tool::Zmap | Tool::Zmap2 => {
                 let mut command = lab.command_in_scanner("zmap");
                 command
                     .args(["-i", interface, "-S", &source, "-G", &gateway])
@@ -97,7 +121,7 @@ impl Tool {
                     .arg("-b")
                     .arg(context.work.join("zmap-blocklist"))
                     .args(["-r", &pps, "-c", &cooldown])
-                    .args(["-T", &ZMAP_SENDER_THREADS.to_string()])
+                    .args(["-T", &self.threads().to_string()])
                     // Sends the veth refuses when its peer's ring is full are retried, not fatal.
                     .args(["--max-sendto-failures", "1000000000", "--disable-syslog"])
                     // RSTs too: an explicit output module lifts the success-only default.
@@ -128,7 +152,7 @@ impl Tool {
                 continue;
             }
             let (address, port, state) = match self {
-                Tool::Scanner => {
+                Tool::Scanner | Tool::Scanner2 => {
                     let value: serde_json::Value = serde_json::from_str(line)?;
                     let state = value["state"].as_str().unwrap_or_default().to_owned();
                     let port = value["port"].as_u64().context("no port")? as u16;
@@ -143,7 +167,7 @@ impl Tool {
                     };
                     (address.to_owned(), port.parse()?, state.to_owned())
                 }
-                Tool::Zmap => {
+                Tool::Zmap | Tool::Zmap2 => {
                     // saddr,classification (after a header line)
                     if line.starts_with("saddr") {
                         continue;
@@ -183,14 +207,16 @@ impl Tool {
                 .unwrap_or_else(|err| format!("? ({err})"))
         };
         match self {
-            Tool::Scanner => format!(
-                "scanner ({}): {}",
+            Tool::Scanner | Tool::Scanner2 => format!(
+                "{} ({}): {}",
+                self.name(),
                 super::shown(&context.scanner),
                 scanner_args(
                     "RANGE",
                     &[0],
                     "RATE",
                     &COOLDOWN.as_secs().to_string(),
+                    self.threads(),
                     Path::new("OUT")
                 )
                 .join(" ")
@@ -202,28 +228,28 @@ impl Tool {
                 first_line(Command::new("masscan").arg("--version")),
                 COOLDOWN.as_secs()
             ),
-            Tool::Zmap => format!(
-                "{}: -i vs0 -S 198.18.0.1 -G 02:00:00:00:00:02 -p PORT -w RANGE -b (nothing of the \
-                 lab) -r RATE -c {} -T {ZMAP_SENDER_THREADS} -O csv -f saddr,classification \
+            Tool::Zmap | Tool::Zmap2 => format!(
+                "{} {}: -i vs0 -S 198.18.0.1 -G 02:00:00:00:00:02 -p PORT -w RANGE -b (nothing of the \
+                 lab) -r RATE -c {} -T {} -O csv -f saddr,classification \
                  --output-filter 'repeat = 0', once per port",
+                self.name(),
                 first_line(Command::new("zmap").arg("--version")),
-                COOLDOWN.as_secs()
+                COOLDOWN.as_secs(),
+                self.threads()
             ),
         }
     }
 }
 
 /// This scanner's command line, in one place. One pass like the others (`--retries 0`), the
-/// interface, source address and next hop given explicitly.
-///
-/// Flags about to come (another engineer adds them): `--sender-threads 2 --send-path auto`,
-/// and `--allowlist-file FILE` listing the range once the default blocklist covers
-/// 198.18.0.0/15. Add them here.
+/// interface, source address and next hop given explicitly, the lab's range allowed past the
+/// default blocklist, AF_XDP where it binds.
 fn scanner_args(
     range: &str,
     ports: &[u16],
     pps: &str,
     cooldown: &str,
+    threads: u32,
     output: &Path,
 ) -> Vec<String> {
     let mut args: Vec<String> = [
@@ -243,6 +269,12 @@ fn scanner_args(
         &Lab::SCANNER_IP.to_string(),
         "--gateway-mac",
         &mac(Lab::TARGET_MAC),
+        "--allowlist-file",
+        scanner_tests::LAB_ALLOWLIST,
+        "--send-path",
+        "auto",
+        "--sender-threads",
+        &threads.to_string(),
         "-oJ",
     ]
     .map(str::to_owned)
