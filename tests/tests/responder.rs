@@ -72,18 +72,7 @@ fn a_fast_scan_of_the_responder_finds_exactly_its_ground_truth() {
         })
         .collect();
     let found = parse_json_lines(&output.stdout);
-    assert_eq!(
-        found.len(),
-        expected.len(),
-        "one result per open or closed port, no duplicates"
-    );
-    let found: BTreeSet<Found> = found.into_iter().collect();
-    let missing: Vec<_> = expected.difference(&found).take(5).collect();
-    let extra: Vec<_> = found.difference(&expected).take(5).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, extra {extra:?}"
-    );
+    common::assert_exactly(found, &expected);
 
     // Every packet the scanner sent reached the responder as a probe, and each got its answer.
     assert_eq!(sent_packets(&stderr), counts.probes, "sent vs probes seen");

@@ -64,18 +64,7 @@ fn sweep_of_the_whole_range_is_exact_and_the_kernel_sends_no_rst() {
             ]
         })
         .collect();
-    assert_eq!(
-        found.len(),
-        expected.len(),
-        "one result per probe, no duplicates"
-    );
-    let found: BTreeSet<Found> = found.into_iter().collect();
-    let missing: Vec<_> = expected.difference(&found).take(5).collect();
-    let extra: Vec<_> = found.difference(&expected).take(5).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, extra {extra:?}"
-    );
+    common::assert_exactly(found, &expected);
     assert_eq!(
         rsts_before, rsts_after,
         "the scanner host's kernel answered a reply"

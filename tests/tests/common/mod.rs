@@ -100,3 +100,20 @@ pub fn lab_addresses(first: u32, count: u32) -> impl Iterator<Item = Ipv4Addr> {
 pub fn pairs(found: &[Found]) -> BTreeSet<(Ipv4Addr, u16)> {
     found.iter().map(|f| (f.ip, f.port)).collect()
 }
+
+/// Asserts that `found` holds exactly `expected`: one result per probe (no duplicates), nothing
+/// missing, nothing extra (a few of each shown).
+pub fn assert_exactly(found: Vec<Found>, expected: &BTreeSet<Found>) {
+    assert_eq!(
+        found.len(),
+        expected.len(),
+        "one result per answered probe, no duplicates"
+    );
+    let found: BTreeSet<Found> = found.into_iter().collect();
+    let missing: Vec<_> = expected.difference(&found).take(5).collect();
+    let extra: Vec<_> = found.difference(expected).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+}

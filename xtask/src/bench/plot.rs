@@ -21,13 +21,17 @@ fn register_font() -> Result<()> {
         .map_err(|_| anyhow!("{FONT} is not a usable font"))
 }
 
+/// One colour per tool (the tab10 palette), distinct for up to six tools.
 fn color(index: usize) -> RGBColor {
-    [
+    const PALETTE: [RGBColor; 6] = [
         RGBColor(0x1f, 0x77, 0xb4),
         RGBColor(0xd6, 0x27, 0x28),
         RGBColor(0x2c, 0xa0, 0x2c),
         RGBColor(0x94, 0x67, 0xbd),
-    ][index % 4]
+        RGBColor(0xff, 0x7f, 0x0e),
+        RGBColor(0x8c, 0x56, 0x4b),
+    ];
+    PALETTE[index % PALETTE.len()]
 }
 
 /// The rows of `tool`, as (rate index, value) points.
