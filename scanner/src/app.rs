@@ -49,6 +49,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let proto = match cli.scan_type {
         ScanType::Syn => TcpSyn::PROTO,
     };
+    check_capture(&cli)?;
     if cli.shard >= cli.shards {
         return Err(input_error(format!(
             "--shard {} is out of range: shards are numbered 0 to {}",
@@ -79,6 +80,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             scan(&cli, probe, space, &options)
         }
     }
+}
+
+/// Capture flags that cannot work are refused before anything is attached or sent.
+fn check_capture(cli: &Cli) -> Result<()> {
+    if cli.pcap_all && cli.pcap.is_none() && !cli.packet_trace {
+        return Err(input_error(
+            "--pcap-all needs --pcap FILE or --packet-trace",
+        ));
+    }
+    if let Some(path) = &cli.pcap {
+        // The capture thread writes it afresh.
+        std::fs::File::create(path)
+            .map_err(|err| input_error(format!("cannot write --pcap {}: {err}", path.display())))?;
+    }
+    Ok(())
 }
 
 /// Internet-scale scans must say how fast: the default rate is meant for small ones.

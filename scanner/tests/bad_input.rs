@@ -145,4 +145,15 @@ fn blocked_and_internet_scale_scans() {
     );
     assert_input_error(&["-p", "80", "--bandwidth", "fast", "198.18.0.1"], "fast");
     assert_input_error(&["-p", "80", "--send-path", "dpdk", "198.18.0.1"], "dpdk");
+    assert_input_error(&["-p", "80", "--pcap-all", "198.18.0.1"], "--pcap-all");
+    assert_input_error(
+        &[
+            "-p",
+            "80",
+            "--pcap",
+            "/nonexistent/dir/x.pcap",
+            "198.18.0.1",
+        ],
+        "/nonexistent/dir/x.pcap",
+    );
 }

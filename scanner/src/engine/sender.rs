@@ -64,6 +64,8 @@ pub struct SendReport {
     pub walked_per_thread: Vec<u64>,
     /// Time spent sending, waits excluded.
     pub sending: Duration,
+    /// Probes the driver dropped instead of sending (not in `per_pass`; a retry resends them).
+    pub dropped: u64,
     /// Sending stopped at --max-runtime.
     pub out_of_time: bool,
 }
@@ -72,6 +74,14 @@ impl SendReport {
     pub fn total(&self) -> u64 {
         self.per_pass.iter().sum()
     }
+}
+
+/// What one thread's pass did.
+struct PartSent {
+    /// Probes handed to the sender.
+    walked: u64,
+    /// Of those, dropped by the driver.
+    dropped: u64,
 }
 
 impl<P: Probe> SendJob<P> {
@@ -114,13 +124,17 @@ impl<P: Probe> SendJob<P> {
                             .join()
                             .unwrap_or_else(|_| Err(io::Error::other("a sender thread panicked")))
                     })
-                    .collect::<io::Result<Vec<u64>>>()
+                    .collect::<io::Result<Vec<PartSent>>>()
             })?;
             report.sending += started.elapsed();
             if !retry {
-                report.walked_per_thread.clone_from(&sent);
+                report.walked_per_thread = sent.iter().map(|part| part.walked).collect();
             }
-            report.per_pass.push(sent.iter().sum());
+            let dropped: u64 = sent.iter().map(|part| part.dropped).sum();
+            report.dropped += dropped;
+            report
+                .per_pass
+                .push(sent.iter().map(|part| part.walked).sum::<u64>() - dropped);
             self.wait_for_replies(&report);
         }
         report.out_of_time = self.out_of_time();
@@ -137,8 +151,24 @@ impl<P: Probe> SendJob<P> {
     }
 
     /// Sends thread `thread`'s part: the whole part in the first pass (`limit` None), its first
-    /// `limit` probes minus the answered ones in a retry. Returns how many probes left.
+    /// `limit` probes minus the answered ones in a retry.
     fn send_part<S: FrameSender>(
+        &self,
+        sender: &mut S,
+        thread: usize,
+        limit: Option<u64>,
+    ) -> io::Result<PartSent> {
+        let dropped_before = sender.dropped();
+        let walked = self.walk_part(sender, thread, limit)?;
+        sender.flush()?;
+        Ok(PartSent {
+            walked,
+            dropped: sender.dropped() - dropped_before,
+        })
+    }
+
+    /// The loop of [`Self::send_part`]; returns how many probes were handed to the sender.
+    fn walk_part<S: FrameSender>(
         &self,
         sender: &mut S,
         thread: usize,
@@ -182,7 +212,6 @@ impl<P: Probe> SendJob<P> {
         if filled > 0 {
             sent += self.flush_batch(sender, &mut pacer, filled, first_pass)?;
         }
-        sender.flush()?;
         Ok(sent)
     }
 

@@ -64,6 +64,13 @@ pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope:
         stats.xdp.ring_full,
         stats.xdp.bad_cookie
     );
+    if sent.dropped > 0 {
+        let _ = writeln!(
+            out,
+            "  {} probes dropped by the driver before they left (not counted above; retried)",
+            sent.dropped
+        );
+    }
     if let Some(captured) = stats.captured {
         let _ = writeln!(
             out,

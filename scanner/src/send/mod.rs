@@ -31,6 +31,11 @@ pub trait FrameSender: Send {
     fn flush(&mut self) -> io::Result<()>;
     /// Slots per batch.
     fn max_batch(&self) -> usize;
+    /// Frames handed over that the driver dropped instead of sending (so far). AF_XDP in copy
+    /// mode learns of them but not which they were; AF_PACKET resends its own.
+    fn dropped(&self) -> u64 {
+        0
+    }
 }
 
 /// Which sender to use.
@@ -114,6 +119,13 @@ impl FrameSender for Sender {
         match self {
             Sender::AfXdp(xdp) => FrameSender::send(xdp, count),
             Sender::AfPacket(packet) => FrameSender::send(packet, count),
+        }
+    }
+
+    fn dropped(&self) -> u64 {
+        match self {
+            Sender::AfXdp(xdp) => xdp.dropped(),
+            Sender::AfPacket(_) => 0,
         }
     }
 
