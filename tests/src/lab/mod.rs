@@ -333,6 +333,14 @@ impl Lab {
             "netns exec {t} ethtool -K {} tx off",
             Self::TARGET_IF
         ))?;
+        // A NIC has a transmit queue (txqueuelen 1000); a veth in a namespace has none, and
+        // then drops what its peer's 256-frame ring cannot take. With a qdisc, the veth stops
+        // its queue instead, and senders that bypass qdiscs (AF_XDP, AF_PACKET with
+        // PACKET_QDISC_BYPASS) are told to retry, as on real hardware.
+        ip(&format!(
+            "netns exec {s} tc qdisc replace dev {} root pfifo limit 1000",
+            Self::SCANNER_IF
+        ))?;
         // The scanner resolves its next hop through ARP itself: no static entry on its side.
         ip(&format!(
             "-n {s} route add {range} via {} dev {}",
