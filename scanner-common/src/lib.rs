@@ -7,6 +7,7 @@
 //! kernel program as well.
 #![no_std]
 
+pub mod checksum;
 pub mod cookie;
 pub mod responder;
 pub mod wire;

@@ -26,7 +26,7 @@ use std::{
 };
 
 use common::Found;
-use scanner::probe::checksum::Sum;
+use scanner_common::checksum::Sum;
 use scanner_tests::{Lab, LabConfig, PortTruth};
 
 /// Where every forged packet goes: the scanner, and nowhere else.

@@ -1,7 +1,6 @@
 //! Probe modules: each scan type builds its frames from a template and judges the replies the
 //! XDP program recorded for it. The engine knows nothing of protocols beyond this trait.
 
-pub mod checksum;
 pub mod tcp_syn;
 
 use std::net::Ipv4Addr;

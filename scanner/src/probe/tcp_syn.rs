@@ -16,7 +16,9 @@ use scanner_common::{
     wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN, icmp, ip_proto},
 };
 
-use super::{FrameAddrs, Probe, checksum::Sum};
+use scanner_common::checksum::Sum;
+
+use super::{FrameAddrs, Probe};
 use crate::verdict::{PortState, Proto, Reason, Verdict};
 
 const TCP_LEN: usize = 24; // 20-byte header + MSS option

@@ -16,7 +16,6 @@
 #![no_std]
 #![no_main]
 
-mod checksum;
 mod tcp;
 
 use aya_ebpf::{

@@ -6,12 +6,13 @@
 
 use aya_ebpf::{helpers::bpf_xdp_adjust_tail, programs::XdpContext};
 use scanner_common::{
+    checksum::Sum,
     responder::{self, Counter, ResponderConfig, Truth},
     wire::{ETH_HEADER_LEN, ETH_P_IPV4, IPV4_HEADER_LEN, TCP_HEADER_LEN, ip_proto, tcp_flags},
 };
 use scanner_ebpf::headers::{EthHdr, Ipv4Hdr, TcpHdr, ptr_at, ptr_at_mut};
 
-use crate::{Outcome, checksum, count_probe};
+use crate::{Outcome, count_probe};
 
 const TCP_AT: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN;
 /// The answer's frame: Ethernet, a 20-byte IPv4 header, a 20-byte TCP header, nothing else.
@@ -82,28 +83,29 @@ pub fn answer(ctx: &XdpContext, config: &ResponderConfig, ip: &Ipv4Hdr) -> Outco
         return Outcome::Malformed;
     };
 
-    let ip_check = checksum::finish(
-        (u32::from(VERSION_IHL) << 8)
-            + u32::from(ANSWER_IP_LEN)
-            + u32::from(DONT_FRAGMENT)
-            + ((u32::from(TTL) << 8) | u32::from(ip_proto::TCP))
-            + checksum::words(us)
-            + checksum::words(peer),
-    );
-    let tcp_check = checksum::finish(
+    let ip_check = Sum::default()
+        // Version and header length, TOS 0; the ID is 0.
+        .add16(u16::from(VERSION_IHL) << 8)
+        .add16(ANSWER_IP_LEN)
+        .add16(DONT_FRAGMENT)
+        .add16((u16::from(TTL) << 8) | u16::from(ip_proto::TCP))
+        .add32(us)
+        .add32(peer)
+        .finish();
+    let tcp_check = Sum::default()
         // Pseudo-header: addresses, protocol, TCP length.
-        checksum::words(us)
-            + checksum::words(peer)
-            + u32::from(ip_proto::TCP)
-            + TCP_HEADER_LEN as u32
-            // The header.
-            + u32::from(our_port)
-            + u32::from(peer_port)
-            + checksum::words(seq)
-            + checksum::words(ack)
-            + ((((TCP_HEADER_LEN / 4) as u32) << 12) | u32::from(flags))
-            + u32::from(window),
-    );
+        .add32(us)
+        .add32(peer)
+        .add16(u16::from(ip_proto::TCP))
+        .add16(TCP_HEADER_LEN as u16)
+        // The header.
+        .add16(our_port)
+        .add16(peer_port)
+        .add32(seq)
+        .add32(ack)
+        .add16((((TCP_HEADER_LEN / 4) as u16) << 12) | u16::from(flags))
+        .add16(window)
+        .finish();
     // SAFETY: each pointer was bounds-checked above; packet data need not be aligned, so the
     // headers are written unaligned.
     unsafe {
