@@ -94,14 +94,11 @@ impl ReplyFilter {
     }
 
     pub fn counters(&self) -> Result<XdpCounters> {
-        let map = self
-            .ebpf
-            .map(COUNTERS_MAP)
-            .ok_or_else(|| anyhow!("no map {COUNTERS_MAP}"))?;
-        let array = PerCpuArray::<_, u64>::try_from(map)?;
         let mut totals = [0u64; Counter::COUNT as usize];
-        for counter in Counter::ALL {
-            totals[counter as usize] = array.get(&(counter as u32), 0)?.iter().sum();
+        for cpu in per_cpu_counters::<{ Counter::COUNT as usize }>(&self.ebpf, COUNTERS_MAP)? {
+            for (total, value) in totals.iter_mut().zip(cpu) {
+                *total += value;
+            }
         }
         Ok(XdpCounters {
             seen: totals[Counter::Seen as usize],
@@ -111,4 +108,19 @@ impl ReplyFilter {
             capture_lost: totals[Counter::CaptureLost as usize],
         })
     }
+}
+
+/// The `N` counters of a per-CPU array map, one row per CPU (both XDP programs count so).
+pub fn per_cpu_counters<const N: usize>(ebpf: &Ebpf, map: &str) -> Result<Vec<[u64; N]>> {
+    let map = ebpf.map(map).ok_or_else(|| anyhow!("no map {map}"))?;
+    let array = PerCpuArray::<_, u64>::try_from(map)?;
+    let mut rows: Vec<[u64; N]> = Vec::new();
+    for index in 0..N {
+        let values = array.get(&(index as u32), 0)?;
+        rows.resize(values.len(), [0; N]);
+        for (row, value) in rows.iter_mut().zip(values.iter()) {
+            row[index] = *value;
+        }
+    }
+    Ok(rows)
 }

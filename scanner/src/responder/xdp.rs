@@ -3,12 +3,12 @@
 //! bpf_link owned by this process: it goes when the process goes.
 
 use anyhow::{Context as _, Result, anyhow};
-use aya::{Ebpf, EbpfLoader, maps::PerCpuArray, programs::Xdp};
+use aya::{Ebpf, EbpfLoader, programs::Xdp};
 use scanner_common::responder::{
     CONFIG_GLOBAL, COUNTERS_MAP, Counter, Counts, PROGRAM, ResponderConfig,
 };
 
-use crate::reply::xdp::{AttachMode, load_and_attach};
+use crate::reply::xdp::{AttachMode, load_and_attach, per_cpu_counters};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/responder"));
 
@@ -38,21 +38,10 @@ impl Responder {
 
     /// The counters over all CPUs.
     pub fn counts(&self) -> Result<Counts> {
-        let map = self
-            .ebpf
-            .map(COUNTERS_MAP)
-            .ok_or_else(|| anyhow!("no map {COUNTERS_MAP}"))?;
-        let array = PerCpuArray::<_, u64>::try_from(map)?;
-        let mut per_cpu: Vec<[u64; Counter::COUNT as usize]> = Vec::new();
-        for counter in Counter::ALL {
-            let values = array.get(&(counter as u32), 0)?;
-            per_cpu.resize(values.len(), [0; Counter::COUNT as usize]);
-            for (slots, value) in per_cpu.iter_mut().zip(values.iter()) {
-                slots[counter as usize] = *value;
-            }
-        }
         let mut counts = Counts::default();
-        per_cpu.iter().for_each(|slots| counts.add_cpu(slots));
+        per_cpu_counters::<{ Counter::COUNT as usize }>(&self.ebpf, COUNTERS_MAP)?
+            .iter()
+            .for_each(|slots| counts.add_cpu(slots));
         Ok(counts)
     }
 }
