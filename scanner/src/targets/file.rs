@@ -54,32 +54,8 @@ fn tokenize(text: &str) -> Vec<(usize, String)> {
 mod tests {
     use super::super::{SpecError, TargetSet};
     use super::*;
+    use crate::targets::temp_file::TempFile;
     use std::net::Ipv4Addr;
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A file under the temp dir with a unique name, removed on drop.
-    struct TempFile(PathBuf);
-
-    impl TempFile {
-        fn new(contents: &[u8]) -> Self {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let name = format!(
-                "targets-test-{}-{}.txt",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            );
-            let path = std::env::temp_dir().join(name);
-            fs::write(&path, contents).unwrap();
-            Self(path)
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = fs::remove_file(&self.0);
-        }
-    }
 
     #[test]
     fn tokenize_whitespace_and_comments() {

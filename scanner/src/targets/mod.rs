@@ -23,6 +23,8 @@ mod policy;
 mod ports;
 mod set;
 mod spec;
+#[cfg(test)]
+mod temp_file;
 
 pub use error::{SpecError, TargetError};
 pub use file::read_spec_file;

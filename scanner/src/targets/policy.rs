@@ -409,32 +409,8 @@ fn name_ranges(counts: &[(SpecialRange, u64)]) -> String {
 mod tests {
     use super::*;
     use crate::targets::SpecError;
-    use std::fs;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::targets::temp_file::TempFile;
     use std::time::{Duration, Instant};
-
-    /// A file under the temp dir with a unique name, removed on drop.
-    struct TempFile(PathBuf);
-
-    impl TempFile {
-        fn new(contents: &str) -> Self {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let name = format!(
-                "policy-test-{}-{}.txt",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            );
-            let path = std::env::temp_dir().join(name);
-            fs::write(&path, contents).unwrap();
-            Self(path)
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = fs::remove_file(&self.0);
-        }
-    }
 
     fn set(specs: &[&str]) -> TargetSet {
         TargetSet::from_specs(specs.iter().copied()).unwrap()
