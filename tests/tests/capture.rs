@@ -41,44 +41,18 @@ fn summary_number(stderr: &str, before: &str, after: &str) -> u64 {
 }
 
 /// tshark's fields of every packet: source, destination, ports, TCP flags (hex) and ICMP type.
-fn tshark_fields(pcap: &Path) -> Vec<Vec<String>> {
-    let output = Command::new("tshark")
-        .args([
-            "-r",
-            pcap.to_str().unwrap(),
-            "-T",
-            "fields",
-            "-E",
-            "separator=;",
-        ])
-        .args([
-            "-e",
+fn packet_fields(pcap: &Path) -> Vec<Vec<String>> {
+    common::tshark_fields(
+        pcap,
+        &[
             "ip.src",
-            "-e",
             "ip.dst",
-            "-e",
             "tcp.srcport",
-            "-e",
             "tcp.dstport",
-        ])
-        .args(["-e", "tcp.flags", "-e", "icmp.type"])
-        .output()
-        .expect("running tshark");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            // An ICMP error quotes our probe: its fields repeat, the outer header's first.
-            line.split(';')
-                .map(|field| field.split(',').next().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .collect()
+            "tcp.flags",
+            "icmp.type",
+        ],
+    )
 }
 
 /// Packets tshark finds malformed or with a bad IPv4, TCP or ICMP checksum (validation on).
@@ -122,7 +96,7 @@ fn syn_scan_capture_is_valid_complete_and_matches_the_trace() {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let sent = summary_number(&stderr, "sent ", "sent ");
     let matched = summary_number(&stderr, "replies: ", "replies: ");
-    let packets = tshark_fields(&pcap);
+    let packets = packet_fields(&pcap);
     assert_eq!(
         packets.len() as u64,
         sent + matched,

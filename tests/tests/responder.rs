@@ -9,7 +9,7 @@ use std::{
     io::{BufRead, BufReader},
     net::Ipv4Addr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     time::{Duration, Instant},
 };
 
@@ -159,50 +159,22 @@ struct Segment {
 }
 
 fn segments(file: &Path) -> Vec<Segment> {
-    let output = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(file)
-        .args([
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-o",
-            "tcp.check_checksum:TRUE",
-        ])
-        .args(["-T", "fields", "-E", "separator=,"])
-        .args([
-            "-e",
-            "ip.src",
-            "-e",
-            "ip.dst",
-            "-e",
-            "tcp.srcport",
-            "-e",
-            "tcp.dstport",
-        ])
-        .args([
-            "-e",
-            "tcp.flags",
-            "-e",
-            "ip.ttl",
-            "-e",
-            "ip.checksum.status",
-        ])
-        .args([
-            "-e",
-            "tcp.checksum.status",
-            "-e",
-            "tcp.seq_raw",
-            "-e",
-            "tcp.ack_raw",
-        ])
-        .output()
-        .expect("running tshark");
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            assert_eq!(f.len(), 10, "{line}");
+    let fields = [
+        "ip.src",
+        "ip.dst",
+        "tcp.srcport",
+        "tcp.dstport",
+        "tcp.flags",
+        "ip.ttl",
+        "ip.checksum.status",
+        "tcp.checksum.status",
+        "tcp.seq_raw",
+        "tcp.ack_raw",
+    ];
+    common::tshark_fields(file, &fields)
+        .into_iter()
+        .map(|f| {
+            assert_eq!(f.len(), fields.len(), "{f:?}");
             Segment {
                 src: f[0].parse().unwrap(),
                 dst: f[1].parse().unwrap(),
@@ -210,8 +182,8 @@ fn segments(file: &Path) -> Vec<Segment> {
                 dport: f[3].parse().unwrap(),
                 flags: u16::from_str_radix(f[4].trim_start_matches("0x"), 16).unwrap(),
                 ttl: f[5].parse().unwrap(),
-                ip_checksum: f[6].to_owned(),
-                tcp_checksum: f[7].to_owned(),
+                ip_checksum: f[6].clone(),
+                tcp_checksum: f[7].clone(),
                 seq: f[8].parse().unwrap(),
                 ack: f[9].parse().unwrap(),
             }

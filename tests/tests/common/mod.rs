@@ -117,3 +117,44 @@ pub fn assert_exactly(found: Vec<Found>, expected: &BTreeSet<Found>) {
         "missing {missing:?}, extra {extra:?}"
     );
 }
+
+/// tshark's `fields` of every packet in `pcap`, with IPv4/TCP/UDP checksum validation on (so
+/// `*.checksum.status` fields mean something). Where a field occurs more than once (an ICMP
+/// error quotes our probe) the outer header's value is kept.
+pub fn tshark_fields(pcap: &std::path::Path, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut command = Command::new("tshark");
+    command
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+        ])
+        .args([
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-T",
+            "fields",
+            "-E",
+            "separator=;",
+        ]);
+    for field in fields {
+        command.args(["-e", field]);
+    }
+    let output = command.output().expect("running tshark");
+    assert!(
+        output.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            line.split(';')
+                .map(|field| field.split(',').next().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .collect()
+}
