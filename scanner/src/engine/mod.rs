@@ -3,11 +3,11 @@
 
 pub mod answered;
 pub mod progress;
+pub mod reader;
 pub mod retry;
 pub mod sender;
 
 use std::{
-    cell::{Cell, RefCell},
     net::Ipv4Addr,
     sync::{
         Arc,
@@ -17,15 +17,16 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, anyhow};
-use scanner_common::{FrameCopy, XdpConfig, capture as xdp_capture, cookie::Key};
+use scanner_common::{XdpConfig, capture as xdp_capture, cookie::Key};
 
 use self::{
     answered::Answered,
     progress::{Snapshot, Status},
+    reader::Reader,
     sender::{SendJob, SendProgress, SendReport},
 };
 use crate::{
-    capture::{Batch, Capture, CaptureCounts, CaptureOptions, Direction},
+    capture::{Capture, CaptureCounts, CaptureOptions},
     order::{ScanSpace, WalkPlan, Walked},
     probe::Probe,
     reply::{
@@ -36,7 +37,6 @@ use crate::{
     results::ScanResult,
     route::Interface,
     send::{self, SendPath, Sender, dry_run::DryRun},
-    verdict::PortState,
 };
 
 /// The source ports probes use: `base + (cookie bits & mask)`.
@@ -121,7 +121,7 @@ pub async fn run<P: Probe + 'static>(
     plan: Arc<WalkPlan>,
     options: &ScanOptions,
     stop: Arc<AtomicBool>,
-    mut on_result: impl FnMut(&ScanResult) -> Result<()>,
+    on_result: impl FnMut(&ScanResult) -> Result<()>,
 ) -> Result<ScanOutcome> {
     let started = Instant::now();
     let key = Key {
@@ -168,69 +168,44 @@ pub async fn run<P: Probe + 'static>(
     };
     let mut sending = tokio::task::spawn_blocking(move || job.run(&mut senders));
 
-    let mut classifier = Classifier::new(&*probe, &space, &answered);
-    let mut results = Vec::new();
-    // Read by the status line while the reader closure holds the counters.
-    let replies = Cell::new(0u64);
-    let hits = Cell::new(0u64);
-    let mut sink_error = None;
-    // Replies copied for capture, handed to the writer once a second and at the end.
-    let received = RefCell::new(Batch::new(Direction::Received));
-    let mut on_frame = |copy: &FrameCopy| {
-        let kept = usize::from(copy.kept).min(copy.bytes.len());
-        received
-            .borrow_mut()
-            .push(copy.timestamp_ns, copy.wire_len, &copy.bytes[..kept]);
-    };
-    let flush_received = || {
-        if let Some(capture) = &capture {
-            capture.submit(received.replace(Batch::new(Direction::Received)));
-        }
-    };
-    let mut on_record = |record| {
-        replies.set(replies.get() + 1);
-        if let Some(result) = classifier.classify(&record) {
-            if result.state == PortState::Open {
-                hits.set(hits.get() + 1);
-            }
-            if sink_error.is_none()
-                && let Err(err) = on_result(&result)
-            {
-                // Stop sending: a result we cannot write is a result lost.
-                sink_error = Some(err);
-                stop.store(true, Ordering::Relaxed);
-            }
-            results.push(result);
-        }
-    };
+    let classifier = Classifier::new(&*probe, &space, &answered);
+    let mut reader = Reader::new(classifier, on_result, &stop, capture.as_ref());
     let mut status = Status::new(plan.planned());
     let mut tick =
         tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY);
     let sent = loop {
-        tokio::select! {
-            batch = ring.next_batch(&mut on_record, &mut on_frame) => { batch.context("reading the ring buffer")?; }
-            joined = &mut sending => break joined,
-            _ = tick.tick() => { flush_received(); status.update(Snapshot {
-                elapsed: started.elapsed(),
-                walked: progress.walked.load(Ordering::Relaxed),
-                planned: plan.planned(),
-                sent: progress.sent.load(Ordering::Relaxed),
-                pass: progress.pass.load(Ordering::Relaxed),
-                replies: replies.get(),
-                hits: hits.get(),
-                drops: filter.counters().map_or(0, |c| c.ring_full),
-            }) },
+        let event = tokio::select! {
+            batch = ring.next_batch(&mut reader) => Event::Replies(batch),
+            joined = &mut sending => Event::SenderDone(joined),
+            _ = tick.tick() => Event::Tick,
+        };
+        match event {
+            Event::Replies(batch) => {
+                batch.context("reading the ring buffer")?;
+            }
+            Event::SenderDone(joined) => break joined,
+            Event::Tick => {
+                reader.flush_capture();
+                status.update(Snapshot {
+                    elapsed: started.elapsed(),
+                    walked: progress.walked.load(Ordering::Relaxed),
+                    planned: plan.planned(),
+                    sent: progress.sent.load(Ordering::Relaxed),
+                    pass: progress.pass.load(Ordering::Relaxed),
+                    replies: reader.replies,
+                    hits: reader.hits,
+                    drops: filter.counters().map_or(0, |c| c.ring_full),
+                });
+            }
         }
     };
     status.finish();
     let sent = sent
         .map_err(|err| anyhow!("sender thread failed: {err}"))?
         .context("sending probes")?;
-    ring.drain_now(&mut on_record, &mut on_frame);
-    flush_received();
-    if let Some(err) = sink_error {
-        return Err(err.context("writing results"));
-    }
+    ring.drain_now(&mut reader);
+    let replies = reader.replies;
+    let (results, discarded) = reader.finish()?;
     let xdp = filter.counters()?;
     let attach_mode = filter.mode();
     drop(filter); // detach before reporting
@@ -245,9 +220,9 @@ pub async fn run<P: Probe + 'static>(
             walked: plan.walked(&sent.walked_per_thread),
             sent,
             send_paths,
-            replies: replies.get(),
+            replies,
             answered: answered.count(),
-            discarded: classifier.discarded,
+            discarded,
             xdp,
             attach_mode,
             elapsed: started.elapsed(),
@@ -325,6 +300,13 @@ fn open_senders(
     }
     let paths = senders.iter().map(Sender::path).collect();
     Ok((senders, paths))
+}
+
+/// What woke the reply loop.
+enum Event<B, J> {
+    Replies(B),
+    SenderDone(J),
+    Tick,
 }
 
 /// How often the status line is refreshed.

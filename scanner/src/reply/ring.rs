@@ -19,42 +19,37 @@ impl ReplyRing {
         Ok(Self { ring })
     }
 
-    /// Waits until records are available, then hands every available one to `on_record`
-    /// (and every frame copy, when capture is on, to `on_frame`).
-    pub async fn next_batch(
-        &mut self,
-        on_record: impl FnMut(ReplyRecord),
-        on_frame: impl FnMut(&FrameCopy),
-    ) -> io::Result<usize> {
+    /// Waits until records are available, then hands every available one to `sink`.
+    pub async fn next_batch(&mut self, sink: &mut impl ReplySink) -> io::Result<usize> {
         let mut guard = self.ring.readable_mut().await?;
-        let count = drain(guard.get_inner_mut(), on_record, on_frame);
+        let count = drain(guard.get_inner_mut(), sink);
         guard.clear_ready();
         Ok(count)
     }
 
-    /// Hands every record and frame copy available now over, without waiting.
-    pub fn drain_now(
-        &mut self,
-        on_record: impl FnMut(ReplyRecord),
-        on_frame: impl FnMut(&FrameCopy),
-    ) -> usize {
-        drain(self.ring.get_mut(), on_record, on_frame)
+    /// Hands every record and frame copy available now to `sink`, without waiting.
+    pub fn drain_now(&mut self, sink: &mut impl ReplySink) -> usize {
+        drain(self.ring.get_mut(), sink)
     }
 }
 
+/// Where the ring's entries go.
+pub trait ReplySink {
+    /// A validated reply.
+    fn record(&mut self, record: ReplyRecord);
+    /// A frame copied for capture (only when capture is on).
+    fn frame(&mut self, copy: &FrameCopy);
+}
+
 /// Entries are told apart by size: a [`ReplyRecord`] or a [`FrameCopy`].
-fn drain(
-    ring: &mut RingBuf<MapData>,
-    mut on_record: impl FnMut(ReplyRecord),
-    mut on_frame: impl FnMut(&FrameCopy),
-) -> usize {
+fn drain(ring: &mut RingBuf<MapData>, sink: &mut impl ReplySink) -> usize {
     let mut count = 0;
     while let Some(item) = ring.next() {
         if item.len() == size_of::<FrameCopy>() {
             let copy: FrameCopy = bytemuck::pod_read_unaligned(&item);
-            on_frame(&copy);
+            sink.frame(&copy);
         } else if let Some(bytes) = item.get(..size_of::<ReplyRecord>()) {
-            on_record(bytemuck::pod_read_unaligned(bytes));
+            sink.record(bytemuck::pod_read_unaligned(bytes));
             count += 1;
         }
     }
