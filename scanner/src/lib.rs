@@ -1,9 +1,12 @@
 //! The scanner as a library: the binary is a thin shell over [`app::run`], and the tests drive
 //! the engine directly.
 //!
-//! A probe's path: [`targets`] -> [`order`] -> [`rate`] -> [`probe`] (template) -> [`send`].
-//! A reply's path: [`reply::xdp`] (in the kernel) -> [`reply::ring`] -> [`reply::classify`]
-//! -> [`output`]. [`engine`] runs both at once.
+//! A probe's path: [`targets`] -> [`order`] -> [`rate`] -> [`probe`] (template) -> [`send`]
+//! ([`engine::sender`] drives it, one thread per queue).
+//! A reply's path: [`reply::xdp`] (in the kernel) -> [`reply::ring`] -> [`engine::reader`]
+//! ([`reply::classify`]) -> [`output`]. [`engine`] runs both at once.
+//! On the side: [`capture`] and [`trace`] (--pcap, --packet-trace); [`responder`], the lab's
+//! XDP target for tests and benchmarks (`scanner responder`), not part of a scan.
 
 pub mod app;
 pub mod capture;
