@@ -35,6 +35,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "libzstd-dev",
     "zlib1g-dev",
     "iproute2",
+    // sysctl, for the lab's per-test kernel settings.
+    "procps",
     "build-essential",
     "ca-certificates",
     "nftables",
