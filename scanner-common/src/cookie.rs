@@ -31,6 +31,20 @@ pub struct ProbeId {
     pub proto: u8,
 }
 
+impl ProbeId {
+    /// The identity of an IP protocol scan (-sO) probe: its protocol is its "port", so the
+    /// message's port is 0 (no SYN-scan probe aliases one: those have protocol 6 and a port).
+    #[inline(always)]
+    pub const fn ip_scan(source: u32, target: u32, protocol: u8) -> Self {
+        Self {
+            source,
+            target,
+            port: 0,
+            proto: protocol,
+        }
+    }
+}
+
 /// The keyed hash of a [`ProbeId`]; probes carry slices of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cookie(pub u64);
@@ -60,6 +74,14 @@ impl Cookie {
     #[inline(always)]
     pub fn ip_id(self) -> u16 {
         (self.0 >> 48) as u16
+    }
+
+    /// The identifier and sequence number of an ICMP echo request, as the 32-bit word they
+    /// form on the wire (identifier high). The identifier is never 0: some hosts ignore such
+    /// requests (nmap avoids it too).
+    #[inline(always)]
+    pub fn echo_word(self) -> u32 {
+        self.tcp_seq() | 1 << 16
     }
 }
 
@@ -176,6 +198,20 @@ mod tests {
             assert_ne!(Cookie::of(&key, &v), base, "{v:?}");
         }
         assert_ne!(Cookie::of(&Key { k0: 1, k1: 3 }, &id), base);
+    }
+
+    #[test]
+    fn echo_identifier_is_never_zero() {
+        for raw in [0u64, 0xffff, 0x1_0000, u64::MAX] {
+            assert_ne!(Cookie(raw).echo_word() >> 16, 0);
+            assert_eq!(Cookie(raw).echo_word() as u16, raw as u16);
+        }
+    }
+
+    #[test]
+    fn ip_scan_ids_never_alias_port_scan_ids() {
+        let id = ProbeId::ip_scan(1, 2, 6);
+        assert_eq!((id.port, id.proto), (0, 6));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod checksum;
 pub mod cookie;
+pub mod ip_scan;
 pub mod responder;
 pub mod wire;
 
@@ -35,6 +36,10 @@ pub const DEFAULT_RING_BYTES: u32 = 1 << 22;
 pub mod family {
     /// TCP probes with the cookie in the sequence number and source port (SYN scan).
     pub const TCP: u32 = 1 << 0;
+    /// The IP protocol scan (-sO): one probe per protocol, the cookie of
+    /// [`ProbeId::ip_scan`](crate::cookie::ProbeId::ip_scan) in its IP ID and, where the
+    /// protocol has one, its transport header (see [`ip_scan`](crate::ip_scan)).
+    pub const IP_PROTO: u32 = 1 << 1;
 }
 
 /// What the XDP program copies into the ring for --pcap/--packet-trace (bits of
@@ -73,10 +78,22 @@ pub struct XdpConfig {
 pub enum ReplyKind {
     /// TCP segment with SYN and ACK set, acknowledging our cookie.
     TcpSynAck = 1,
-    /// TCP segment with RST set, acknowledging our cookie.
+    /// TCP segment with RST set: acknowledging our SYN's cookie, or (-sO) in sequence with
+    /// our ACK's.
     TcpRst = 2,
-    /// ICMP destination unreachable quoting one of our probes.
-    IcmpUnreachable = 4,
+    /// ICMP destination unreachable or time exceeded quoting one of our probes.
+    IcmpError = 4,
+    /// ICMP echo reply to our echo request (-sO).
+    IcmpEchoReply = 5,
+    /// UDP datagram to the cookie's source port from the port our probe went to (-sO).
+    UdpReply = 6,
+    /// SCTP packet carrying our initiate tag as its verification tag (-sO); the record's
+    /// `sctp_chunk` says which chunk.
+    SctpReply = 7,
+    /// A packet in the probed protocol from a target, which has no cookie to check (-sO for
+    /// protocols without a header of ours): user space checks it was a target, and the packet
+    /// goes on to the kernel.
+    ProtoResponse = 8,
 }
 
 impl ReplyKind {
@@ -84,9 +101,18 @@ impl ReplyKind {
         match value {
             1 => Some(Self::TcpSynAck),
             2 => Some(Self::TcpRst),
-            4 => Some(Self::IcmpUnreachable),
+            4 => Some(Self::IcmpError),
+            5 => Some(Self::IcmpEchoReply),
+            6 => Some(Self::UdpReply),
+            7 => Some(Self::SctpReply),
+            8 => Some(Self::ProtoResponse),
             _ => None,
         }
+    }
+
+    /// Whether the reply carried a cookie that the XDP program verified (and dropped it).
+    pub const fn is_validated(self) -> bool {
+        !matches!(self, Self::ProtoResponse)
     }
 }
 
@@ -103,7 +129,7 @@ pub struct ReplyRecord {
     pub target: u32,
     /// The reply's IPv4 source (differs from `target` when a router sent an ICMP error).
     pub responder: u32,
-    /// The port our probe went to.
+    /// The port our probe went to; for the IP protocol scan, its protocol number.
     pub port: u16,
     /// The probe's IP protocol (6 for TCP).
     pub probe_proto: u8,
@@ -120,7 +146,9 @@ pub struct ReplyRecord {
     pub ip_id: u16,
     /// The reply's TCP window.
     pub tcp_window: u16,
-    pub _reserved: u32,
+    /// Type of the first chunk of an SCTP reply.
+    pub sctp_chunk: u8,
+    pub _reserved: [u8; 3],
 }
 
 /// The first [`FRAME_SNAP`] bytes of a frame the XDP program saw, pushed through the same ring
@@ -191,7 +219,11 @@ mod tests {
         for kind in [
             ReplyKind::TcpSynAck,
             ReplyKind::TcpRst,
-            ReplyKind::IcmpUnreachable,
+            ReplyKind::IcmpError,
+            ReplyKind::IcmpEchoReply,
+            ReplyKind::UdpReply,
+            ReplyKind::SctpReply,
+            ReplyKind::ProtoResponse,
         ] {
             assert_eq!(ReplyKind::from_u8(kind as u8), Some(kind));
         }

@@ -9,6 +9,7 @@ pub const ICMP_HEADER_LEN: usize = 8;
 
 pub mod ip_proto {
     pub const ICMP: u8 = 1;
+    pub const IGMP: u8 = 2;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
     pub const SCTP: u8 = 132;
@@ -41,4 +42,15 @@ pub mod icmp {
         pub const HOST_PROHIBITED: u8 = 10;
         pub const ADMIN_PROHIBITED: u8 = 13;
     }
+}
+
+pub const UDP_HEADER_LEN: usize = 8;
+/// SCTP common header: ports, verification tag, checksum (RFC 9260 3.1).
+pub const SCTP_HEADER_LEN: usize = 12;
+
+pub mod sctp_chunk {
+    pub const INIT: u8 = 1;
+    pub const INIT_ACK: u8 = 2;
+    pub const ABORT: u8 = 6;
+    pub const COOKIE_ECHO: u8 = 10;
 }

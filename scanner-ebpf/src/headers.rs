@@ -102,3 +102,22 @@ pub struct IcmpHdr {
     pub check: u16,
     pub rest: u32,
 }
+
+/// The SCTP common header (RFC 9260 3.1), followed by the first chunk's type.
+#[repr(C)]
+pub struct SctpHdr {
+    pub source: u16,
+    pub dest: u16,
+    pub vtag: u32,
+    pub checksum: u32,
+    pub chunk_type: u8,
+}
+
+/// The first 8 bytes of a UDP header.
+#[repr(C)]
+pub struct UdpHdr {
+    pub source: u16,
+    pub dest: u16,
+    pub len: u16,
+    pub check: u16,
+}

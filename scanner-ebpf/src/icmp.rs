@@ -1,16 +1,15 @@
-//! ICMP errors that quote one of our probes (RFC 792: the probe's IP header and first 8 bytes).
+//! ICMP replies: errors that quote one of our probes (RFC 792: its IP header and at least its
+//! first 8 bytes), and echo replies to the IP protocol scan's echo request.
 
-use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
+use aya_ebpf::programs::XdpContext;
 use scanner_common::{
-    Counter, ReplyKind, ReplyRecord, XdpConfig,
-    cookie::{Cookie, ProbeId},
-    family,
+    Counter, ReplyKind, ReplyRecord, XdpConfig, family,
     wire::{self, icmp, ip_proto},
 };
 
 use scanner_ebpf::headers::{IcmpHdr, Ipv4Hdr, QuotedL4, ptr_at};
 
-use crate::record;
+use crate::{ip_scan, record, tcp};
 
 #[inline(always)]
 pub fn classify(
@@ -21,9 +20,24 @@ pub fn classify(
 ) -> Option<ReplyRecord> {
     let header: *const IcmpHdr = ptr_at(ctx, l4)?;
     let header = unsafe { &*header };
-    if header.icmp_type != icmp::DEST_UNREACHABLE {
-        return None;
+    match header.icmp_type {
+        icmp::ECHO_REPLY if config.families & family::IP_PROTO != 0 => {
+            ip_scan::echo_reply(config, ip, header)
+        }
+        icmp::DEST_UNREACHABLE | icmp::TIME_EXCEEDED => error(ctx, config, ip, l4, header),
+        _ => None,
     }
+}
+
+/// An ICMP error, if the probe it quotes is ours.
+#[inline(always)]
+fn error(
+    ctx: &XdpContext,
+    config: &XdpConfig,
+    ip: &Ipv4Hdr,
+    l4: usize,
+    header: &IcmpHdr,
+) -> Option<ReplyRecord> {
     let quoted_ip: *const Ipv4Hdr = ptr_at(ctx, l4 + wire::ICMP_HEADER_LEN)?;
     let quoted_ip = unsafe { &*quoted_ip };
     // The quoted probe must be one we sent: from our address, not a fragment.
@@ -31,42 +45,28 @@ pub fn classify(
         return None;
     }
     let quoted_l4 = l4 + wire::ICMP_HEADER_LEN + quoted_ip.header_len()?;
-    let quoted: *const QuotedL4 = ptr_at(ctx, quoted_l4)?;
-    let quoted = unsafe { &*quoted };
-    let port = u16::from_be(quoted.dest);
-    let valid = match quoted_ip.protocol {
-        ip_proto::TCP if config.families & family::TCP != 0 => {
-            let cookie = Cookie::of(
-                &config.key,
-                &ProbeId {
-                    source: quoted_ip.src(),
-                    target: quoted_ip.dst(),
-                    port,
-                    proto: ip_proto::TCP,
-                },
-            );
-            u16::from_be(quoted.source) == cookie.source_port(config.port_base, config.port_mask)
-                && u32::from_be(quoted.word) == cookie.tcp_seq()
-        }
-        _ => return None,
+    let protocol = quoted_ip.protocol;
+    let (port, ours) = if config.families & family::IP_PROTO != 0 {
+        (
+            u16::from(protocol),
+            ip_scan::quotes_our_probe(ctx, config, quoted_ip, quoted_l4),
+        )
+    } else if protocol == ip_proto::TCP && config.families & family::TCP != 0 {
+        let quoted: *const QuotedL4 = ptr_at(ctx, quoted_l4)?;
+        let quoted = unsafe { &*quoted };
+        (
+            u16::from_be(quoted.dest),
+            tcp::quotes_our_syn(config, quoted_ip.src(), quoted_ip.dst(), quoted),
+        )
+    } else {
+        return None;
     };
-    if !valid {
+    if !ours {
         record::count(Counter::BadCookie);
         return None;
     }
-    Some(ReplyRecord {
-        timestamp_ns: unsafe { bpf_ktime_get_ns() },
-        target: quoted_ip.dst(),
-        responder: ip.src(),
-        port,
-        probe_proto: quoted_ip.protocol,
-        kind: ReplyKind::IcmpUnreachable as u8,
-        ttl: ip.ttl,
-        tcp_flags: 0,
-        icmp_type: header.icmp_type,
-        icmp_code: header.code,
-        ip_id: u16::from_be(ip.id),
-        tcp_window: 0,
-        _reserved: 0,
-    })
+    let mut reply = record::reply(ReplyKind::IcmpError, ip, quoted_ip.dst(), port, protocol);
+    reply.icmp_type = header.icmp_type;
+    reply.icmp_code = header.code;
+    Some(reply)
 }

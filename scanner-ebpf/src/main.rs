@@ -5,13 +5,14 @@
 #![no_main]
 
 mod icmp;
+mod ip_scan;
 mod record;
 mod tcp;
 
 use aya_ebpf::{
     bindings::xdp_action, helpers::bpf_ktime_get_ns, macros::xdp, programs::XdpContext,
 };
-use scanner_common::{Counter, ReplyRecord, XdpConfig, capture, wire};
+use scanner_common::{Counter, ReplyKind, ReplyRecord, XdpConfig, capture, family, wire};
 use scanner_ebpf::headers::{EthHdr, Ipv4Hdr, ptr_at};
 
 /// The scan's configuration; user space sets it with `EbpfLoader::set_global` before loading.
@@ -41,7 +42,12 @@ pub fn scanner(ctx: XdpContext) -> u32 {
             if config.capture & capture::MATCHED != 0 {
                 record::copy_frame(&ctx, reply.timestamp_ns, true);
             }
-            xdp_action::XDP_DROP
+            // A reply without a cookie may be someone else's: the kernel gets it too.
+            if reply.kind == ReplyKind::ProtoResponse as u8 {
+                xdp_action::XDP_PASS
+            } else {
+                xdp_action::XDP_DROP
+            }
         }
         None => {
             if config.capture & capture::UNMATCHED != 0 {
@@ -66,8 +72,11 @@ fn classify(ctx: &XdpContext, config: &XdpConfig) -> Option<ReplyRecord> {
     }
     let l4 = wire::ETH_HEADER_LEN + ip.header_len()?;
     match ip.protocol {
-        wire::ip_proto::TCP => tcp::classify(ctx, config, ip, l4),
         wire::ip_proto::ICMP => icmp::classify(ctx, config, ip, l4),
+        _ if config.families & family::IP_PROTO != 0 => ip_scan::classify(ctx, config, ip, l4),
+        wire::ip_proto::TCP if config.families & family::TCP != 0 => {
+            tcp::classify(ctx, config, ip, l4)
+        }
         _ => None,
     }
 }

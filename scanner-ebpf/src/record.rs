@@ -1,12 +1,13 @@
 //! Where verdicts leave the kernel: the ring buffer of records and the per-CPU counters.
 
 use aya_ebpf::{
-    helpers::bpf_xdp_load_bytes,
+    helpers::{bpf_ktime_get_ns, bpf_xdp_load_bytes},
     macros::map,
     maps::{PerCpuArray, RingBuf},
     programs::XdpContext,
 };
-use scanner_common::{Counter, DEFAULT_RING_BYTES, FRAME_SNAP, FrameCopy, ReplyRecord};
+use scanner_common::{Counter, DEFAULT_RING_BYTES, FRAME_SNAP, FrameCopy, ReplyKind, ReplyRecord};
+use scanner_ebpf::headers::Ipv4Hdr;
 
 /// User space may resize it at load time (`EbpfLoader::map_max_entries`).
 #[map]
@@ -20,6 +21,29 @@ pub fn count(counter: Counter) {
     if let Some(value) = COUNTERS.get_ptr_mut(counter as u32) {
         // Per-CPU slot: no other writer.
         unsafe { *value += 1 };
+    }
+}
+
+/// The record of a reply `ip` of `kind` about our probe to `target`:`port` in `probe_proto`,
+/// stamped now; the kind-specific fields are left zero for the caller.
+#[inline(always)]
+pub fn reply(
+    kind: ReplyKind,
+    ip: &Ipv4Hdr,
+    target: u32,
+    port: u16,
+    probe_proto: u8,
+) -> ReplyRecord {
+    ReplyRecord {
+        timestamp_ns: unsafe { bpf_ktime_get_ns() },
+        target,
+        responder: ip.src(),
+        port,
+        probe_proto,
+        kind: kind as u8,
+        ttl: ip.ttl,
+        ip_id: u16::from_be(ip.id),
+        ..ReplyRecord::default()
     }
 }
 

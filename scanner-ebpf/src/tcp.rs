@@ -1,14 +1,13 @@
-//! TCP replies to TCP probes: SYN-ACK and RST that acknowledge our cookie.
+//! TCP replies to SYN-scan probes: SYN-ACK and RST that acknowledge our cookie.
 
-use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
+use aya_ebpf::programs::XdpContext;
 use scanner_common::{
     Counter, ReplyKind, ReplyRecord, XdpConfig,
     cookie::{Cookie, ProbeId},
-    family,
     wire::{ip_proto, tcp_flags},
 };
 
-use scanner_ebpf::headers::{Ipv4Hdr, TcpHdr, ptr_at};
+use scanner_ebpf::headers::{Ipv4Hdr, QuotedL4, TcpHdr, ptr_at};
 
 use crate::record;
 
@@ -19,9 +18,6 @@ pub fn classify(
     ip: &Ipv4Hdr,
     l4: usize,
 ) -> Option<ReplyRecord> {
-    if config.families & family::TCP == 0 {
-        return None;
-    }
     let tcp: *const TcpHdr = ptr_at(ctx, l4)?;
     let tcp = unsafe { &*tcp };
     let flags = tcp.flags;
@@ -53,19 +49,24 @@ pub fn classify(
         record::count(Counter::BadCookie);
         return None;
     }
-    Some(ReplyRecord {
-        timestamp_ns: unsafe { bpf_ktime_get_ns() },
-        target: ip.src(),
-        responder: ip.src(),
-        port,
-        probe_proto: ip_proto::TCP,
-        kind: kind as u8,
-        ttl: ip.ttl,
-        tcp_flags: flags,
-        icmp_type: 0,
-        icmp_code: 0,
-        ip_id: u16::from_be(ip.id),
-        tcp_window: u16::from_be(tcp.window),
-        _reserved: 0,
-    })
+    let mut reply = record::reply(kind, ip, ip.src(), port, ip_proto::TCP);
+    reply.tcp_flags = flags;
+    reply.tcp_window = u16::from_be(tcp.window);
+    Some(reply)
+}
+
+/// Whether the first 8 bytes of a TCP header an ICMP error quotes are our SYN's.
+#[inline(always)]
+pub fn quotes_our_syn(config: &XdpConfig, source: u32, target: u32, quoted: &QuotedL4) -> bool {
+    let cookie = Cookie::of(
+        &config.key,
+        &ProbeId {
+            source,
+            target,
+            port: u16::from_be(quoted.dest),
+            proto: ip_proto::TCP,
+        },
+    );
+    u16::from_be(quoted.source) == cookie.source_port(config.port_base, config.port_mask)
+        && u32::from_be(quoted.word) == cookie.tcp_seq()
 }

@@ -23,7 +23,7 @@ use crate::{
         summary,
         table::{self, Silence, TableOptions},
     },
-    probe::{FrameAddrs, Probe, tcp_syn::TcpSyn},
+    probe::{FrameAddrs, Probe, ip_proto::IpProto, tcp_syn::TcpSyn},
     rate, route,
     send::{self, SendPath},
     services::Services,
@@ -44,10 +44,15 @@ fn input_error(err: impl std::fmt::Display) -> anyhow::Error {
 const NEIGHBOUR_TIMEOUT: Duration = Duration::from_secs(1);
 /// Ports scanned by default, as nmap: its most frequently open ones.
 const DEFAULT_TOP_PORTS: usize = 1000;
+/// Ports scanned with -F.
+const FAST_TOP_PORTS: usize = 100;
+/// The IP protocol scan's "ports" are the 8-bit protocol numbers.
+const PROTOCOL_MAX: u16 = u8::MAX as u16;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let proto = match cli.scan_type {
         ScanType::Syn => TcpSyn::PROTO,
+        ScanType::IpProto => IpProto::PROTO,
     };
     check_capture(&cli)?;
     if cli.shard >= cli.shards {
@@ -69,14 +74,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.scan_type {
         ScanType::Syn => {
             let probe = TcpSyn::new(addrs, source_ports.base, source_ports.mask);
-            let options = scan_options(
-                &cli,
-                &space,
-                interface,
-                addrs,
-                source_ports,
-                probe.template(),
-            )?;
+            let options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
+            scan(&cli, probe, space, &options)
+        }
+        ScanType::IpProto => {
+            let probe = IpProto::new(addrs, source_ports.base, source_ports.mask);
+            let options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
             scan(&cli, probe, space, &options)
         }
     }
@@ -106,11 +109,11 @@ fn scan_options(
     interface: route::Interface,
     addrs: FrameAddrs,
     source_ports: SourcePorts,
-    template: &[u8],
+    probe: &impl Probe,
 ) -> Result<ScanOptions> {
     let rate = match (cli.rate, cli.bandwidth) {
         (Some(rate), _) => rate,
-        (None, Some(bits)) => rate::for_bandwidth(bits, template.len()),
+        (None, Some(bits)) => rate::for_bandwidth(bits, probe.template().len()),
         (None, None) if space.targets().len() > LARGE_SCAN_ADDRESSES && !cli.dry_run => {
             return Err(input_error(format!(
                 "{} addresses is an Internet-scale scan: give its speed explicitly with --rate or --bandwidth",
@@ -261,6 +264,7 @@ fn scan<P: Probe + 'static>(
             silent,
             &summary::Scope {
                 addresses: space.targets().len(),
+                proto: P::PROTO,
                 ports: space.ports().len(),
                 probes: space.len(),
                 seed,
@@ -320,12 +324,31 @@ fn targets(cli: &Cli) -> Result<TargetSet> {
 }
 
 fn ports(cli: &Cli, proto: Proto) -> Result<PortList> {
-    match &cli.ports {
-        Some(spec) => PortList::parse_for(spec, proto).map_err(input_error),
-        None => Ok(match Services::load().top_tcp_ports(DEFAULT_TOP_PORTS) {
-            Some(top) => top.into_iter().collect(),
-            None => (1..=1024).collect(),
-        }),
+    let services = Services::load();
+    match (&cli.ports, proto) {
+        (Some(spec), Proto::Ip) => {
+            let list = PortList::parse_for(spec, proto).map_err(input_error)?;
+            if let Some(number) = list.iter().find(|&number| number > PROTOCOL_MAX) {
+                return Err(input_error(format!(
+                    "-p {spec}: protocol number {number} is out of range (0-{PROTOCOL_MAX})"
+                )));
+            }
+            Ok(list)
+        }
+        (Some(spec), _) => PortList::parse_for(spec, proto).map_err(input_error),
+        (None, Proto::Ip) if cli.fast => Ok(services.named_protocols().into_iter().collect()),
+        (None, Proto::Ip) => Ok((0..=PROTOCOL_MAX).collect()),
+        (None, _) => {
+            let count = if cli.fast {
+                FAST_TOP_PORTS
+            } else {
+                DEFAULT_TOP_PORTS
+            };
+            Ok(match services.top_tcp_ports(count) {
+                Some(top) => top.into_iter().collect(),
+                None => (1..=1024).collect(),
+            })
+        }
     }
 }
 

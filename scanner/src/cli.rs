@@ -27,13 +27,18 @@ pub struct Cli {
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
-    /// Scan type, nmap style: -sS (TCP SYN, the default).
+    /// Scan type, nmap style: -sS (TCP SYN, the default), -sO (IP protocols).
     #[arg(short = 's', value_name = "TYPE", value_parser = parse_scan_type, default_value = "S")]
     pub scan_type: ScanType,
 
-    /// Ports: 22,80,8000-8100; "-" for all; default: nmap's top 1000 (or 1-1024 without nmap-services).
+    /// Ports: 22,80,8000-8100; "-" for all; default: nmap's top 1000 (or 1-1024 without
+    /// nmap-services). With -sO, protocol numbers (0-255; default: all).
     #[arg(short = 'p', long = "ports", value_name = "PORTS")]
     pub ports: Option<String>,
+
+    /// Fast mode, as nmap's -F: the top 100 ports; with -sO, the protocols that have a name.
+    #[arg(short = 'F', conflicts_with = "ports")]
+    pub fast: bool,
 
     /// Read targets from FILE (nmap's -iL): whitespace-separated, # comments.
     #[arg(long = "input-list", value_name = "FILE")]
@@ -175,13 +180,16 @@ pub enum Command {
 pub enum ScanType {
     /// -sS
     Syn,
+    /// -sO
+    IpProto,
 }
 
 fn parse_scan_type(s: &str) -> Result<ScanType, String> {
     match s {
         "S" => Ok(ScanType::Syn),
+        "O" => Ok(ScanType::IpProto),
         other => Err(format!(
-            "-s{other} is not a supported scan type (supported: -sS)"
+            "-s{other} is not a supported scan type (supported: -sS, -sO)"
         )),
     }
 }

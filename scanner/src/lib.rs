@@ -15,6 +15,7 @@ pub mod engine;
 pub mod order;
 pub mod output;
 pub mod probe;
+pub mod protocols;
 pub mod rate;
 pub mod reply;
 pub mod responder;

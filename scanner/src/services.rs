@@ -1,9 +1,9 @@
 //! Service names and port popularity: nmap's `nmap-services` when installed, a small embedded
-//! table of IANA names otherwise.
+//! table of IANA names otherwise; and the names of IP protocols (see [`Protocols`]).
 
 use std::{collections::HashMap, fs, path::Path};
 
-use crate::verdict::Proto;
+use crate::{protocols::Protocols, verdict::Proto};
 
 pub const NMAP_SERVICES: &str = "/usr/share/nmap/nmap-services";
 
@@ -35,12 +35,17 @@ pub struct Services {
     names: HashMap<(Proto, u16), String>,
     /// TCP ports by descending open frequency (empty without nmap's file).
     tcp_by_frequency: Vec<u16>,
+    /// The "services" of the IP protocol scan.
+    protocols: Protocols,
 }
 
 impl Services {
-    /// Loads nmap's table if present; any problem with it falls back to the embedded names.
+    /// Loads nmap's tables if present; any problem with one falls back to the embedded names.
     pub fn load() -> Self {
-        Self::from_file(Path::new(NMAP_SERVICES)).unwrap_or_else(Self::embedded)
+        Self {
+            protocols: Protocols::load(),
+            ..Self::from_file(Path::new(NMAP_SERVICES)).unwrap_or_else(Self::embedded)
+        }
     }
 
     pub fn embedded() -> Self {
@@ -50,6 +55,7 @@ impl Services {
                 .map(|&(port, name)| ((Proto::Tcp, port), name.to_owned()))
                 .collect(),
             tcp_by_frequency: Vec::new(),
+            protocols: Protocols::embedded(),
         }
     }
 
@@ -91,14 +97,24 @@ impl Services {
         Self {
             names,
             tcp_by_frequency: ranked.into_iter().map(|(_, port)| port).collect(),
+            protocols: Protocols::embedded(),
         }
     }
 
     /// The service name nmap would print ("unknown" when it has none).
     pub fn name(&self, proto: Proto, port: u16) -> &str {
-        self.names
-            .get(&(proto, port))
-            .map_or("unknown", String::as_str)
+        let name = match proto {
+            Proto::Ip => u8::try_from(port)
+                .ok()
+                .and_then(|number| self.protocols.name(number)),
+            _ => self.names.get(&(proto, port)).map(String::as_str),
+        };
+        name.unwrap_or("unknown")
+    }
+
+    /// What nmap's -F scans with -sO: the protocols that have a name.
+    pub fn named_protocols(&self) -> Vec<u16> {
+        self.protocols.named().map(u16::from).collect()
     }
 
     /// Nmap's default port list: the `count` most frequently open TCP ports, when known.

@@ -25,6 +25,33 @@ impl Proto {
     }
 }
 
+impl Proto {
+    /// How nmap names a scan's ports in tables and "Not shown" lines: `port`, or `protocol`
+    /// for the IP protocol scan.
+    pub fn port_noun(self) -> &'static str {
+        match self {
+            Self::Ip => "protocol",
+            _ => "port",
+        }
+    }
+
+    /// A port as nmap's tables show it: `80/tcp`; a protocol number alone (`6`).
+    pub fn port_label(self, port: u16) -> String {
+        match self {
+            Self::Ip => port.to_string(),
+            _ => format!("{port}/{}", self.as_str()),
+        }
+    }
+
+    /// The protocol in nmap's "Not shown: 997 closed tcp ports" (`n/a` for protocols).
+    pub fn not_shown_label(self) -> &'static str {
+        match self {
+            Self::Ip => "n/a",
+            _ => self.as_str(),
+        }
+    }
+}
+
 impl std::fmt::Display for Proto {
     /// For messages: `TCP`, `UDP`, `SCTP`, `IP-protocol`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -46,6 +73,9 @@ pub enum PortState {
     Closed,
     #[serde(rename = "filtered")]
     Filtered,
+    /// No answer where an open port may stay silent (nmap's IP protocol and UDP scans).
+    #[serde(rename = "open|filtered")]
+    OpenFiltered,
 }
 
 impl PortState {
@@ -54,6 +84,7 @@ impl PortState {
             Self::Open => "open",
             Self::Closed => "closed",
             Self::Filtered => "filtered",
+            Self::OpenFiltered => "open|filtered",
         }
     }
 }
@@ -64,6 +95,9 @@ impl PortState {
 pub enum Reason {
     SynAck,
     Reset,
+    /// A packet in the probed protocol (IP protocol scan).
+    ProtoResponse,
+    EchoReply,
     NetUnreach,
     HostUnreach,
     ProtoUnreach,
@@ -71,6 +105,9 @@ pub enum Reason {
     NetProhibited,
     HostProhibited,
     AdminProhibited,
+    /// Destination unreachable with a code nmap has no name for.
+    DestUnreach,
+    TimeExceeded,
     NoResponse,
 }
 
@@ -79,6 +116,8 @@ impl Reason {
         match self {
             Self::SynAck => "syn-ack",
             Self::Reset => "reset",
+            Self::ProtoResponse => "proto-response",
+            Self::EchoReply => "echo-reply",
             Self::NetUnreach => "net-unreach",
             Self::HostUnreach => "host-unreach",
             Self::ProtoUnreach => "proto-unreach",
@@ -86,7 +125,31 @@ impl Reason {
             Self::NetProhibited => "net-prohibited",
             Self::HostProhibited => "host-prohibited",
             Self::AdminProhibited => "admin-prohibited",
+            Self::DestUnreach => "dest-unreach",
+            Self::TimeExceeded => "time-exceeded",
             Self::NoResponse => "no-response",
+        }
+    }
+
+    /// The reason of an ICMP error that nmap draws a conclusion from: destination unreachable
+    /// with the codes it acts on (0-3, 9, 10, 13) and time exceeded; `None` for the others.
+    pub fn of_icmp_error(icmp_type: u8, code: u8) -> Option<Self> {
+        use scanner_common::wire::icmp;
+        match icmp_type {
+            icmp::DEST_UNREACHABLE => Self::of_unreachable(code),
+            icmp::TIME_EXCEEDED => Some(Self::TimeExceeded),
+            _ => None,
+        }
+    }
+
+    /// Nmap's name for any ICMP message (its icmp_to_reason), for what it only reports.
+    pub fn of_icmp(icmp_type: u8, code: u8) -> Option<Self> {
+        use scanner_common::wire::icmp;
+        match icmp_type {
+            icmp::ECHO_REPLY => Some(Self::EchoReply),
+            icmp::DEST_UNREACHABLE => Some(Self::of_unreachable(code).unwrap_or(Self::DestUnreach)),
+            icmp::TIME_EXCEEDED => Some(Self::TimeExceeded),
+            _ => None,
         }
     }
 
@@ -137,6 +200,10 @@ mod tests {
             serde_json::to_string(&PortState::Filtered).unwrap(),
             "\"filtered\""
         );
+        assert_eq!(
+            serde_json::to_string(&PortState::OpenFiltered).unwrap(),
+            "\"open|filtered\""
+        );
         for proto in [Proto::Tcp, Proto::Udp, Proto::Sctp, Proto::Ip] {
             assert_eq!(
                 serde_json::to_string(&proto).unwrap(),
@@ -148,6 +215,10 @@ mod tests {
             Reason::Reset,
             Reason::NoResponse,
             Reason::HostUnreach,
+            Reason::ProtoResponse,
+            Reason::EchoReply,
+            Reason::DestUnreach,
+            Reason::TimeExceeded,
         ] {
             assert_eq!(
                 serde_json::to_string(&reason).unwrap(),

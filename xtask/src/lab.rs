@@ -97,6 +97,7 @@ impl UpArgs {
             rejected_ports: pick(&self.rejected, default.rejected_ports),
             icmp_ratelimit: self.icmp_ratelimit,
             responder: self.responder.then(|| ResponderSettings::new(scanner)),
+            ..default
         }
     }
 }

@@ -72,17 +72,25 @@ impl<'a, P: Probe, F: FnMut(&ScanResult) -> Result<()>> Reader<'a, P, F> {
 impl<P: Probe, F: FnMut(&ScanResult) -> Result<()>> ReplySink for Reader<'_, P, F> {
     fn record(&mut self, record: ReplyRecord) {
         self.replies += 1;
-        let Some(result) = self.classifier.classify(&record) else {
-            return;
-        };
-        self.hits += u64::from(result.state == PortState::Open);
-        if self.sink_error.is_none()
-            && let Err(err) = (self.on_result)(&result)
-        {
-            self.sink_error = Some(err);
-            self.stop.store(true, Ordering::Relaxed);
-        }
-        self.results.push(result);
+        let Self {
+            classifier,
+            on_result,
+            stop,
+            results,
+            hits,
+            sink_error,
+            ..
+        } = self;
+        classifier.classify(&record, |result| {
+            *hits += u64::from(result.state == PortState::Open);
+            if sink_error.is_none()
+                && let Err(err) = on_result(&result)
+            {
+                *sink_error = Some(err);
+                stop.store(true, Ordering::Relaxed);
+            }
+            results.push(result);
+        });
     }
 
     fn frame(&mut self, copy: &FrameCopy) {

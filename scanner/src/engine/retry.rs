@@ -4,19 +4,33 @@
 //! Replies get lost on the way (a burst overflows a receive ring, a target's backlog fills);
 //! a retry pass that recovers answers says the losses were real, one that recovers none says
 //! the rest are silent. So silent ports cost one retry pass, lossy links up to `max`.
+//!
+//! Where the answers are ICMP errors that targets rate-limit ([`Retries::WhileRecovering`]:
+//! Linux sends one a second per peer after a burst of six), each pass recovers about as many
+//! answers as seconds went by since the last one, and a protocol scan of one host needs
+//! hundreds of passes: there, passes go on for as long as they recover answers.
+
+/// How many retry passes a scan may send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retries {
+    /// At most this many.
+    AtMost(u32),
+    /// As many as keep recovering answers (none when `--retries 0`).
+    WhileRecovering,
+}
 
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
-    max_retries: u32,
+    retries: Retries,
     passes: u32,
     /// Answered probes when the last pass started.
     answered_at_last_pass: u64,
 }
 
 impl RetryPolicy {
-    pub fn new(max_retries: u32) -> Self {
+    pub fn new(retries: Retries) -> Self {
         Self {
-            max_retries,
+            retries,
             passes: 0,
             answered_at_last_pass: 0,
         }
@@ -25,9 +39,13 @@ impl RetryPolicy {
     /// Whether to start another pass, given how many probes are answered by now (after the
     /// previous pass and its wait). Call once per pass, before starting it.
     pub fn next_pass(&mut self, answered: u64, all_answered: bool) -> bool {
+        let out_of_retries = match self.retries {
+            Retries::AtMost(max) => self.passes > max,
+            Retries::WhileRecovering => false,
+        };
         let another = match self.passes {
             0 => true,
-            _ if all_answered || self.passes > self.max_retries => false,
+            _ if all_answered || out_of_retries => false,
             // The first retry always goes: the first pass says nothing about losses.
             1 => true,
             _ => answered > self.answered_at_last_pass,
@@ -46,7 +64,15 @@ mod tests {
 
     /// Runs the policy over the answered counts seen before each pass; returns passes sent.
     fn passes(max_retries: u32, answered_before_each_pass: &[u64], total: u64) -> u32 {
-        let mut policy = RetryPolicy::new(max_retries);
+        passes_with(
+            Retries::AtMost(max_retries),
+            answered_before_each_pass,
+            total,
+        )
+    }
+
+    fn passes_with(retries: Retries, answered_before_each_pass: &[u64], total: u64) -> u32 {
+        let mut policy = RetryPolicy::new(retries);
         let mut sent = 0;
         for &answered in answered_before_each_pass {
             if !policy.next_pass(answered, answered == total) {
@@ -69,6 +95,17 @@ mod tests {
     fn silence_costs_exactly_one_retry() {
         assert_eq!(passes(3, &[0, 0, 0, 0], 100), 2);
         assert_eq!(passes(10, &[0, 50, 50, 50], 100), 2);
+    }
+
+    #[test]
+    fn rate_limited_answers_keep_passes_going_while_they_come() {
+        // One answer a pass, as a host that answers one ICMP error a second does.
+        let one_a_pass: Vec<u64> = (0..=300).chain([300, 300]).collect();
+        assert_eq!(passes_with(Retries::WhileRecovering, &one_a_pass, 400), 301);
+        assert_eq!(passes_with(Retries::AtMost(3), &one_a_pass, 400), 4);
+        // Silence still costs one retry, and all answered none.
+        assert_eq!(passes_with(Retries::WhileRecovering, &[0, 0, 0], 10), 2);
+        assert_eq!(passes_with(Retries::WhileRecovering, &[0, 10, 10], 10), 1);
     }
 
     #[test]

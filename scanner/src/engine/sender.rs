@@ -12,9 +12,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use scanner_common::cookie::{Cookie, Key, ProbeId};
+use scanner_common::cookie::{Cookie, Key};
 
-use super::{answered::Answered, retry::RetryPolicy};
+use super::{
+    answered::Answered,
+    retry::{Retries, RetryPolicy},
+};
 use crate::{
     capture::{Batch, Capture, Direction, clock::monotonic_ns},
     order::{ScanSpace, WalkPlan},
@@ -33,7 +36,8 @@ pub struct SendJob<P> {
     pub source_ip: Ipv4Addr,
     /// Packets per second for all threads together; `None` for as fast as the link goes.
     pub rate: Option<u64>,
-    /// At most this many retry passes (see [`RetryPolicy`]).
+    /// At most this many retry passes (see [`RetryPolicy`]); for probes whose answers are
+    /// rate-limited, any number while they recover answers, and none if this is 0.
     pub retries: u32,
     /// How long to wait for replies after each pass.
     pub wait: Duration,
@@ -98,7 +102,11 @@ impl<P: Probe> SendJob<P> {
             walked_per_thread: vec![0; threads],
             ..SendReport::default()
         };
-        let mut policy = RetryPolicy::new(self.retries);
+        let mut policy = RetryPolicy::new(match self.retries {
+            0 => Retries::AtMost(0),
+            _ if P::RATE_LIMITED_REPLIES => Retries::WhileRecovering,
+            max => Retries::AtMost(max),
+        });
         while !self.stopped()
             && !self.out_of_time()
             && policy.next_pass(self.answered.count(), self.all_answered(&report))
@@ -182,7 +190,6 @@ impl<P: Probe> SendJob<P> {
             .plan
             .thread_walk(thread as u32)
             .take(limit.map_or(usize::MAX, |l| l as usize));
-        let source = u32::from(self.source_ip);
         let mut filled = 0;
         let mut sent = 0u64;
         for index in walk {
@@ -192,14 +199,9 @@ impl<P: Probe> SendJob<P> {
             let Some((target, port)) = self.space.probe(index) else {
                 break;
             };
-            let id = ProbeId {
-                source,
-                target: u32::from(target),
-                port,
-                proto: P::IP_PROTO,
-            };
-            let cookie = Cookie::of(&self.key, &id);
-            self.probe.patch(sender.slot(filled), target, port, cookie);
+            let cookie = Cookie::of(&self.key, &self.probe.id(self.source_ip, target, port));
+            let len = self.probe.patch(sender.slot(filled), target, port, cookie);
+            sender.set_len(filled, len);
             filled += 1;
             if filled == batch {
                 sent += self.flush_batch(sender, &mut pacer, filled, first_pass)?;
@@ -228,7 +230,7 @@ impl<P: Probe> SendJob<P> {
             let now = monotonic_ns();
             let mut batch = Batch::new(Direction::Sent);
             for slot in 0..count {
-                let frame = sender.slot(slot);
+                let frame = sender.frame(slot);
                 batch.push(now, frame.len() as u32, frame);
             }
             capture.submit(batch);

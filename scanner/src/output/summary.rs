@@ -6,12 +6,14 @@ use crate::{
     engine::ScanStats,
     results::ScanResult,
     send::SendPath,
-    verdict::{PortState, Verdict},
+    verdict::{PortState, Proto, Verdict},
 };
 
 /// What the scan covered, for the summary's first lines.
 pub struct Scope {
     pub addresses: u64,
+    /// What the ports are: TCP ports, IP protocols, ...
+    pub proto: Proto,
     pub ports: usize,
     pub probes: u64,
     pub seed: u64,
@@ -26,9 +28,10 @@ pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope:
     let (shard, shards) = scope.shard;
     let _ = writeln!(
         out,
-        "scanner: {} addresses x {} ports = {} probes{}{} in {:.2}s",
+        "scanner: {} addresses x {} {}s = {} probes{}{} in {:.2}s",
         scope.addresses,
         scope.ports,
+        scope.proto.port_noun(),
         scope.probes,
         if shards > 1 {
             format!(", shard {shard} of {shards}")
@@ -96,16 +99,23 @@ pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope:
     let probed = stats.walked.count();
     let unanswered = probed.saturating_sub(stats.answered);
     *states.entry(silent.state).or_default() += unanswered;
-    let per_state: Vec<String> = [PortState::Open, PortState::Closed, PortState::Filtered]
-        .iter()
-        .map(|state| {
-            format!(
-                "{} {}",
-                states.get(state).copied().unwrap_or(0),
-                state.as_str()
-            )
-        })
-        .collect();
+    let per_state: Vec<String> = [
+        PortState::Open,
+        PortState::Closed,
+        PortState::Filtered,
+        PortState::OpenFiltered,
+    ]
+    .iter()
+    // open|filtered only where the scan type has it.
+    .filter(|&&state| state != PortState::OpenFiltered || states.contains_key(&state))
+    .map(|state| {
+        format!(
+            "{} {}",
+            states.get(state).copied().unwrap_or(0),
+            state.as_str()
+        )
+    })
+    .collect();
     let not_sent = if stats.interrupted || sent.out_of_time {
         stats.planned.saturating_sub(probed)
     } else {

@@ -118,10 +118,11 @@ fn host_table(
     for (state, folded) in per_state.iter().filter(|(_, r)| r.len() > FOLD_ABOVE) {
         let _ = writeln!(
             out,
-            "Not shown: {} {} {} ports ({})",
+            "Not shown: {} {} {} {}s ({})",
             folded.len(),
             state.as_str(),
-            proto.as_str(),
+            proto.not_shown_label(),
+            proto.port_noun(),
             reason_counts(folded)
         );
         rows.retain(|row| row.state != *state);
@@ -139,14 +140,14 @@ fn host_table(
                 None => row.reason.as_str().to_owned(),
             };
             [
-                format!("{}/{}", row.port, proto.as_str()),
+                proto.port_label(row.port),
                 row.state.as_str().to_owned(),
                 services.name(proto, row.port).to_owned(),
                 why,
             ]
         })
         .collect();
-    let header = ["PORT", "STATE", "SERVICE", "REASON"];
+    let header = [port_header(proto), "STATE", "SERVICE", "REASON"];
     write_columns(out, &header, &cells, if reason { 4 } else { 3 });
     out.push('\n');
 }
@@ -200,14 +201,27 @@ fn port_totals(
         .iter()
         .map(|(&(port, state, reason), &count)| {
             [
-                format!("{port}/{}", proto.as_str()),
+                proto.port_label(port),
                 format!("{} ({})", state.as_str(), reason.as_str()),
                 count.to_string(),
                 services.name(proto, port).to_owned(),
             ]
         })
         .collect();
-    write_columns(out, &["PORT", "STATE", "HOSTS", "SERVICE"], &cells, 4);
+    write_columns(
+        out,
+        &[port_header(proto), "STATE", "HOSTS", "SERVICE"],
+        &cells,
+        4,
+    );
+}
+
+/// Nmap's first column: PORT, or PROTOCOL for the IP protocol scan.
+fn port_header(proto: Proto) -> &'static str {
+    match proto {
+        Proto::Ip => "PROTOCOL",
+        _ => "PORT",
+    }
 }
 
 fn write_columns(out: &mut String, header: &[&str; 4], rows: &[[String; 4]], columns: usize) {

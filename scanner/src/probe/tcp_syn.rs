@@ -11,9 +11,9 @@ use pnet_packet::{
 };
 use scanner_common::{
     ReplyKind, ReplyRecord,
-    cookie::Cookie,
+    cookie::{Cookie, ProbeId},
     family,
-    wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN, icmp, ip_proto},
+    wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN, ip_proto},
 };
 
 use scanner_common::checksum::Sum;
@@ -94,15 +94,23 @@ impl TcpSyn {
 
 impl Probe for TcpSyn {
     const PROTO: Proto = Proto::Tcp;
-    const IP_PROTO: u8 = ip_proto::TCP;
     const XDP_FAMILIES: u32 = family::TCP;
+
+    fn id(&self, source: Ipv4Addr, target: Ipv4Addr, port: u16) -> ProbeId {
+        ProbeId {
+            source: u32::from(source),
+            target: u32::from(target),
+            port,
+            proto: ip_proto::TCP,
+        }
+    }
 
     fn template(&self) -> &[u8] {
         &self.template
     }
 
     #[inline]
-    fn patch(&self, frame: &mut [u8], target: Ipv4Addr, port: u16, cookie: Cookie) {
+    fn patch(&self, frame: &mut [u8], target: Ipv4Addr, port: u16, cookie: Cookie) -> usize {
         let frame: &mut [u8; FRAME_LEN] = (&mut frame[..FRAME_LEN]).try_into().expect("slot");
         let dst = u32::from(target);
         let id = cookie.ip_id();
@@ -123,18 +131,17 @@ impl Probe for TcpSyn {
             .add32(seq)
             .finish();
         frame[at::TCP_CHECKSUM..at::TCP_CHECKSUM + 2].copy_from_slice(&tcp_check.to_be_bytes());
+        FRAME_LEN
     }
 
     fn verdict(&self, reply: &ReplyRecord) -> Option<Verdict> {
         match ReplyKind::from_u8(reply.kind)? {
             ReplyKind::TcpSynAck => Some(Verdict::new(PortState::Open, Reason::SynAck)),
             ReplyKind::TcpRst => Some(Verdict::new(PortState::Closed, Reason::Reset)),
-            // Nmap: any of type 3 codes 0-3, 9, 10, 13 make the port filtered.
-            ReplyKind::IcmpUnreachable if reply.icmp_type == icmp::DEST_UNREACHABLE => {
-                Reason::of_unreachable(reply.icmp_code)
-                    .map(|reason| Verdict::new(PortState::Filtered, reason))
-            }
-            ReplyKind::IcmpUnreachable => None,
+            // Nmap: type 3 codes 0-3, 9, 10, 13 and time exceeded make the port filtered.
+            ReplyKind::IcmpError => Reason::of_icmp_error(reply.icmp_type, reply.icmp_code)
+                .map(|reason| Verdict::new(PortState::Filtered, reason)),
+            _ => None,
         }
     }
 
@@ -151,7 +158,7 @@ mod tests {
         ipv4::{self, Ipv4Packet},
         tcp::{self, TcpPacket},
     };
-    use scanner_common::cookie::{Key, ProbeId};
+    use scanner_common::cookie::Key;
 
     use super::*;
 
@@ -247,13 +254,17 @@ mod tests {
             (13, Reason::AdminProhibited),
         ] {
             assert_eq!(
-                v(record(ReplyKind::IcmpUnreachable, 3, code)),
+                v(record(ReplyKind::IcmpError, 3, code)),
                 Some(Verdict::new(PortState::Filtered, reason)),
                 "code {code}"
             );
         }
+        assert_eq!(
+            v(record(ReplyKind::IcmpError, 11, 0)),
+            Some(Verdict::new(PortState::Filtered, Reason::TimeExceeded))
+        );
         // Codes nmap does not act on, and unknown kinds, say nothing.
-        assert_eq!(v(record(ReplyKind::IcmpUnreachable, 3, 4)), None);
+        assert_eq!(v(record(ReplyKind::IcmpError, 3, 4)), None);
         assert_eq!(
             v(ReplyRecord {
                 kind: 99,

@@ -2,9 +2,12 @@
 
 use std::net::Ipv4Addr;
 
-use scanner_common::ReplyRecord;
+use scanner_common::{ReplyKind, ReplyRecord};
 
-use crate::{engine::answered::Answered, order::ScanSpace, probe::Probe, results::ScanResult};
+use crate::{
+    engine::answered::Answered, order::ScanSpace, probe::Probe, results::ScanResult,
+    verdict::Verdict,
+};
 
 /// Why a record produced no new result.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -15,6 +18,9 @@ pub struct Discarded {
     pub inconclusive: u64,
     /// Valid cookies for probes outside this scan's space (cannot happen without a key leak).
     pub foreign: u64,
+    /// Packets without a cookie (-sO's responses in other protocols) from someone who is not a
+    /// target of the scan.
+    pub unsolicited: u64,
 }
 
 pub struct Classifier<'a, P> {
@@ -34,30 +40,44 @@ impl<'a, P: Probe> Classifier<'a, P> {
         }
     }
 
-    /// The result a record decides, if it is the first conclusive one for its probe.
-    pub fn classify(&mut self, record: &ReplyRecord) -> Option<ScanResult> {
-        let Some(verdict) = self.probe.verdict(record) else {
-            self.discarded.inconclusive += 1;
-            return None;
-        };
+    /// Hands `found` the results a record decides: for its own probe, and for another port of
+    /// the target when the reply implies one (see [`Probe::implied`]); each only if it is the
+    /// first conclusive one for its probe.
+    pub fn classify(&mut self, record: &ReplyRecord, mut found: impl FnMut(ScanResult)) {
         let target = Ipv4Addr::from(record.target);
         let Some(index) = self.space.index_of(target, record.port) else {
-            self.discarded.foreign += 1;
-            return None;
+            match ReplyKind::from_u8(record.kind) {
+                Some(kind) if !kind.is_validated() => self.discarded.unsolicited += 1,
+                _ => self.discarded.foreign += 1,
+            }
+            return;
         };
-        if !self.answered.insert(index) {
-            self.discarded.duplicates += 1;
-            return None;
+        match self.probe.verdict(record) {
+            Some(verdict) if self.answered.insert(index) => {
+                found(self.result(record, record.port, verdict));
+            }
+            Some(_) => self.discarded.duplicates += 1,
+            None => self.discarded.inconclusive += 1,
         }
+        if let Some((port, verdict)) = self.probe.implied(record)
+            && let Some(index) = self.space.index_of(target, port)
+            && self.answered.insert(index)
+        {
+            found(self.result(record, port, verdict));
+        }
+    }
+
+    fn result(&self, record: &ReplyRecord, port: u16, verdict: Verdict) -> ScanResult {
+        let target = Ipv4Addr::from(record.target);
         let responder = Ipv4Addr::from(record.responder);
-        Some(ScanResult {
+        ScanResult {
             ip: target,
-            port: record.port,
+            port,
             proto: P::PROTO,
             state: verdict.state,
             reason: verdict.reason,
             ttl: record.ttl,
             responder: (responder != target).then_some(responder),
-        })
+        }
     }
 }

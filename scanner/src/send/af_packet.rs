@@ -16,6 +16,9 @@ pub const MAX_BATCH: usize = 64;
 pub struct PacketSender {
     fd: OwnedFd,
     slots: Box<[[u8; SLOT_BYTES]]>,
+    /// The template's length: every frame's longest.
+    capacity: usize,
+    /// Each slot's frame, by its length.
     iovecs: Box<[libc::iovec]>,
     headers: Box<[libc::mmsghdr]>,
 }
@@ -79,16 +82,28 @@ impl PacketSender {
         Ok(Self {
             fd,
             slots,
+            capacity: template.len(),
             iovecs,
             headers,
         })
     }
 
-    /// The frame in slot `index` (< [`MAX_BATCH`]), template length.
+    /// Slot `index` (< [`MAX_BATCH`]), template length.
     #[inline]
     pub fn slot(&mut self, index: usize) -> &mut [u8] {
-        let len = self.iovecs[index].iov_len;
-        &mut self.slots[index][..len]
+        &mut self.slots[index][..self.capacity]
+    }
+
+    /// Sends the first `len` bytes of slot `index` (at most the template's length).
+    #[inline]
+    pub fn set_len(&mut self, index: usize, len: usize) {
+        self.iovecs[index].iov_len = len.min(self.capacity);
+    }
+
+    /// The frame slot `index` sends.
+    #[inline]
+    pub fn frame(&self, index: usize) -> &[u8] {
+        &self.slots[index][..self.iovecs[index].iov_len]
     }
 
     /// Transmits slots `0..count`, retrying until the kernel took all of them.
@@ -123,6 +138,16 @@ impl super::FrameSender for PacketSender {
     #[inline]
     fn slot(&mut self, index: usize) -> &mut [u8] {
         PacketSender::slot(self, index)
+    }
+
+    #[inline]
+    fn set_len(&mut self, index: usize, len: usize) {
+        PacketSender::set_len(self, index, len);
+    }
+
+    #[inline]
+    fn frame(&self, index: usize) -> &[u8] {
+        PacketSender::frame(self, index)
     }
 
     #[inline]

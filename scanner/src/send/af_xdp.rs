@@ -119,7 +119,10 @@ pub struct XdpSender {
     dropped: u64,
     /// Bytes of UMEM holding TX frames: every frame offset is below this.
     tx_area: u64,
+    /// The template's length: every frame's longest.
     frame_len: u32,
+    /// The length of each slot's frame.
+    lens: Box<[u32]>,
     mode: XdpMode,
     queue: u32,
     ifname: String,
@@ -341,6 +344,7 @@ impl XdpSender {
             dropped: 0,
             tx_area: (tx_frames * FRAME_SIZE) as u64,
             frame_len: template.len() as u32,
+            lens: vec![template.len() as u32; config.max_batch].into_boxed_slice(),
             mode,
             queue,
             ifname,
@@ -375,7 +379,23 @@ impl XdpSender {
         self.dropped
     }
 
-    /// The frame in slot `index` (< [`max_batch`](Self::max_batch)), template length.
+    /// Sends the first `len` bytes of slot `index` (at most the template's length).
+    #[inline]
+    pub fn set_len(&mut self, index: usize, len: usize) {
+        self.lens[index] = (len as u32).min(self.frame_len);
+    }
+
+    /// The frame slot `index` sends.
+    #[inline]
+    pub fn frame(&self, index: usize) -> &[u8] {
+        let frame = self.slots[index] as usize;
+        // SAFETY: as in `slot`; shared access through `&self`.
+        unsafe {
+            std::slice::from_raw_parts(self.umem.ptr.as_ptr().add(frame), self.lens[index] as usize)
+        }
+    }
+
+    /// Slot `index` (< [`max_batch`](Self::max_batch)), template length.
     #[inline]
     pub fn slot(&mut self, index: usize) -> &mut [u8] {
         let frame = self.slots[index] as usize;
@@ -404,12 +424,16 @@ impl XdpSender {
         if self.tx.free(n) < n {
             self.wait_until("room in the TX ring", |s| s.tx.free(n) >= n)?;
         }
-        for (i, &addr) in self.slots[..count].iter().enumerate() {
+        for (i, (&addr, &len)) in self.slots[..count]
+            .iter()
+            .zip(&self.lens[..count])
+            .enumerate()
+        {
             self.tx.write(
                 i as u32,
                 libc::xdp_desc {
                     addr,
-                    len: self.frame_len,
+                    len,
                     options: 0,
                 },
             );
@@ -568,6 +592,16 @@ impl super::FrameSender for XdpSender {
     #[inline]
     fn slot(&mut self, index: usize) -> &mut [u8] {
         XdpSender::slot(self, index)
+    }
+
+    #[inline]
+    fn set_len(&mut self, index: usize, len: usize) {
+        XdpSender::set_len(self, index, len);
+    }
+
+    #[inline]
+    fn frame(&self, index: usize) -> &[u8] {
+        XdpSender::frame(self, index)
     }
 
     #[inline]

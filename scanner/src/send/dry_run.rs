@@ -8,6 +8,7 @@ use crate::trace;
 
 pub struct DryRun<W: Write + Send> {
     slots: Vec<Vec<u8>>,
+    lens: Vec<usize>,
     out: BufWriter<W>,
 }
 
@@ -15,6 +16,7 @@ impl<W: Write + Send> DryRun<W> {
     pub fn new(template: &[u8], out: W) -> Self {
         Self {
             slots: vec![template.to_vec(); MAX_BATCH],
+            lens: vec![template.len(); MAX_BATCH],
             out: BufWriter::new(out),
         }
     }
@@ -28,9 +30,18 @@ impl<W: Write + Send> FrameSender for DryRun<W> {
     fn slot(&mut self, index: usize) -> &mut [u8] {
         &mut self.slots[index]
     }
+
+    fn set_len(&mut self, index: usize, len: usize) {
+        self.lens[index] = len.min(self.slots[index].len());
+    }
+
+    fn frame(&self, index: usize) -> &[u8] {
+        &self.slots[index][..self.lens[index]]
+    }
+
     fn send(&mut self, count: usize) -> io::Result<()> {
-        for frame in &self.slots[..count] {
-            writeln!(self.out, "{}", trace::Frame(frame))?;
+        for (frame, &len) in self.slots[..count].iter().zip(&self.lens) {
+            writeln!(self.out, "{}", trace::Frame(&frame[..len]))?;
         }
         Ok(())
     }

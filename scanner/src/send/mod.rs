@@ -20,9 +20,14 @@ pub use af_xdp::{XdpMode, XdpSender};
 
 /// What the send loop needs of a sender.
 pub trait FrameSender: Send {
-    /// The frame in slot `index` (< [`max_batch`](Self::max_batch)), template length, holding
-    /// the template as last patched: rewrite the per-probe fields, then [`send`](Self::send).
+    /// Slot `index` (< [`max_batch`](Self::max_batch)), as long as the template and holding
+    /// the frame last written there: rewrite the per-probe fields, [`set_len`](Self::set_len)
+    /// when the frame is shorter than the template, then [`send`](Self::send).
     fn slot(&mut self, index: usize) -> &mut [u8];
+    /// Sends only the first `len` bytes (at most the template's length) of slot `index`.
+    fn set_len(&mut self, index: usize, len: usize);
+    /// The frame slot `index` sends: its first `len` bytes.
+    fn frame(&self, index: usize) -> &[u8];
     /// Hands slots `0..count` to the kernel (`count` is capped at `max_batch`). Returns once
     /// the kernel has taken them; they may still be on their way out (see [`flush`](Self::flush)).
     fn send(&mut self, count: usize) -> io::Result<()>;
@@ -111,6 +116,22 @@ impl FrameSender for Sender {
         match self {
             Sender::AfXdp(xdp) => FrameSender::slot(xdp, index),
             Sender::AfPacket(packet) => FrameSender::slot(packet, index),
+        }
+    }
+
+    #[inline]
+    fn set_len(&mut self, index: usize, len: usize) {
+        match self {
+            Sender::AfXdp(xdp) => FrameSender::set_len(xdp, index, len),
+            Sender::AfPacket(packet) => FrameSender::set_len(packet, index, len),
+        }
+    }
+
+    #[inline]
+    fn frame(&self, index: usize) -> &[u8] {
+        match self {
+            Sender::AfXdp(xdp) => FrameSender::frame(xdp, index),
+            Sender::AfPacket(packet) => FrameSender::frame(packet, index),
         }
     }
 

@@ -46,6 +46,10 @@ pub struct LabConfig {
     pub dropped_ports: Vec<u16>,
     /// nftables answers ICMP destination unreachable, administratively prohibited (3/13).
     pub rejected_ports: Vec<u16>,
+    /// IP protocols whose packets nftables drops (for the IP protocol scan).
+    pub dropped_protocols: Vec<u8>,
+    /// IP protocols nftables rejects with ICMP 3/13.
+    pub rejected_protocols: Vec<u8>,
     /// `false` (the default) turns the target's ICMP rate limiting off; `true` keeps Linux's
     /// defaults (after a burst, about one ICMP error per second per peer), as real hosts do.
     pub icmp_ratelimit: bool,
@@ -61,6 +65,8 @@ impl Default for LabConfig {
             open_ports: vec![22, 80, 443],
             dropped_ports: vec![8081],
             rejected_ports: vec![8082],
+            dropped_protocols: Vec::new(),
+            rejected_protocols: Vec::new(),
             icmp_ratelimit: false,
             responder: None,
         }
@@ -109,6 +115,8 @@ impl LabConfig {
             open_ports: Vec::new(),
             dropped_ports: Vec::new(),
             rejected_ports: Vec::new(),
+            dropped_protocols: Vec::new(),
+            rejected_protocols: Vec::new(),
             icmp_ratelimit: false,
             responder: Some(settings),
         }
@@ -354,7 +362,15 @@ impl Lab {
             Self::TARGET_IF
         ))?;
 
-        nft::apply(&t, &self.config.dropped_ports, &self.config.rejected_ports)?;
+        nft::apply(
+            &t,
+            &nft::Filters {
+                dropped_ports: &self.config.dropped_ports,
+                rejected_ports: &self.config.rejected_ports,
+                dropped_protocols: &self.config.dropped_protocols,
+                rejected_protocols: &self.config.rejected_protocols,
+            },
+        )?;
         self.listeners = Some(listen::Listeners::open(&t, &self.config.open_ports)?);
         // Carrier is up at once, but the operational state follows asynchronously (linkwatch);
         // a scanner that checks the interface must not see it half up.

@@ -1,5 +1,5 @@
-//! The target's filtered ports, in nftables: dropped ports answer nothing, rejected ports answer
-//! ICMP destination unreachable, administratively prohibited (type 3, code 13).
+//! The target's filtered ports and protocols, in nftables: dropped ones answer nothing,
+//! rejected ones answer ICMP destination unreachable, administratively prohibited (3/13).
 
 use std::process::Command;
 
@@ -10,24 +10,42 @@ use super::cmd;
 /// The table the lab owns in the target namespace.
 pub const TABLE: &str = "scnlab";
 
-/// The ruleset for `nft -f -`, or `None` when no port is filtered.
-pub fn ruleset(dropped: &[u16], rejected: &[u16]) -> Option<String> {
-    if dropped.is_empty() && rejected.is_empty() {
-        return None;
+/// What the target filters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Filters<'a> {
+    /// TCP ports.
+    pub dropped_ports: &'a [u16],
+    pub rejected_ports: &'a [u16],
+    /// IP protocols (for the IP protocol scan).
+    pub dropped_protocols: &'a [u8],
+    pub rejected_protocols: &'a [u8],
+}
+
+/// The ruleset for `nft -f -`, or `None` when nothing is filtered.
+pub fn ruleset(filters: &Filters<'_>) -> Option<String> {
+    fn set<T: ToString>(items: &[T]) -> String {
+        let items: Vec<String> = items.iter().map(T::to_string).collect();
+        format!("{{ {} }}", items.join(", "))
     }
-    let set = |ports: &[u16]| {
-        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
-        format!("{{ {} }}", ports.join(", "))
-    };
+    const REJECT: &str = "reject with icmp type admin-prohibited";
     let mut rules = String::new();
-    if !dropped.is_empty() {
-        rules += &format!("\t\ttcp dport {} drop\n", set(dropped));
+    if !filters.dropped_ports.is_empty() {
+        rules += &format!("\t\ttcp dport {} drop\n", set(filters.dropped_ports));
     }
-    if !rejected.is_empty() {
+    if !filters.rejected_ports.is_empty() {
+        rules += &format!("\t\ttcp dport {} {REJECT}\n", set(filters.rejected_ports));
+    }
+    if !filters.dropped_protocols.is_empty() {
+        rules += &format!("\t\tip protocol {} drop\n", set(filters.dropped_protocols));
+    }
+    if !filters.rejected_protocols.is_empty() {
         rules += &format!(
-            "\t\ttcp dport {} reject with icmp type admin-prohibited\n",
-            set(rejected)
+            "\t\tip protocol {} {REJECT}\n",
+            set(filters.rejected_protocols)
         );
+    }
+    if rules.is_empty() {
+        return None;
     }
     Some(format!(
         "table ip {TABLE} {{\n\
@@ -40,8 +58,8 @@ pub fn ruleset(dropped: &[u16], rejected: &[u16]) -> Option<String> {
 }
 
 /// Applies the ruleset in namespace `ns` (`ip netns exec ns nft -f -`), if there is one.
-pub fn apply(ns: &str, dropped: &[u16], rejected: &[u16]) -> Result<()> {
-    let Some(ruleset) = ruleset(dropped, rejected) else {
+pub fn apply(ns: &str, filters: &Filters<'_>) -> Result<()> {
+    let Some(ruleset) = ruleset(filters) else {
         return Ok(());
     };
     cmd::run(
@@ -63,17 +81,36 @@ pub fn apply(ns: &str, dropped: &[u16], rejected: &[u16]) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn ports(dropped: &'static [u16], rejected: &'static [u16]) -> Filters<'static> {
+        Filters {
+            dropped_ports: dropped,
+            rejected_ports: rejected,
+            ..Filters::default()
+        }
+    }
+
     #[test]
     fn ruleset_has_one_rule_per_kind() {
-        assert_eq!(ruleset(&[], &[]), None);
-        let rules = ruleset(&[8081, 9000], &[8082]).unwrap();
+        assert_eq!(ruleset(&ports(&[], &[])), None);
+        let rules = ruleset(&ports(&[8081, 9000], &[8082])).unwrap();
         assert!(rules.contains("tcp dport { 8081, 9000 } drop\n"), "{rules}");
         assert!(
             rules.contains("tcp dport { 8082 } reject with icmp type admin-prohibited\n"),
             "{rules}"
         );
         assert!(rules.starts_with("table ip scnlab {"), "{rules}");
-        let rules = ruleset(&[], &[8082]).unwrap();
+        let rules = ruleset(&ports(&[], &[8082])).unwrap();
         assert!(!rules.contains("drop"), "{rules}");
+        let rules = ruleset(&Filters {
+            dropped_protocols: &[47],
+            rejected_protocols: &[50, 51],
+            ..Filters::default()
+        })
+        .unwrap();
+        assert!(rules.contains("ip protocol { 47 } drop\n"), "{rules}");
+        assert!(
+            rules.contains("ip protocol { 50, 51 } reject with icmp type admin-prohibited\n"),
+            "{rules}"
+        );
     }
 }

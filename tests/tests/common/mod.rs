@@ -72,13 +72,18 @@ pub struct Found {
     pub reason: String,
 }
 
-/// Parses `-oJ -` output; every line must be a well-formed result.
+/// Parses `-oJ -` output of a TCP scan; every line must be a well-formed result.
 pub fn parse_json_lines(stdout: &[u8]) -> Vec<Found> {
+    parse_json_lines_of(stdout, "tcp")
+}
+
+/// Parses `-oJ -` output whose results are all of `proto` ("tcp", "ip", ...).
+pub fn parse_json_lines_of(stdout: &[u8], proto: &str) -> Vec<Found> {
     String::from_utf8_lossy(stdout)
         .lines()
         .map(|line| {
             let v: Value = serde_json::from_str(line).expect("a JSON object per line");
-            assert_eq!(v["proto"], "tcp", "{line}");
+            assert_eq!(v["proto"], proto, "{line}");
             assert!(v["ttl"].is_u64(), "{line}");
             Found {
                 ip: v["ip"].as_str().unwrap().parse().unwrap(),

@@ -126,6 +126,7 @@ pub fn run() -> Result<()> {
             rejected_ports: vec![22, 80],
             icmp_ratelimit: true,
             responder: None,
+            ..LabConfig::default()
         },
     ];
     let names: Vec<(String, String)> = thread::scope(|scope| {
