@@ -40,6 +40,9 @@ pub mod family {
     /// [`ProbeId::ip_scan`](crate::cookie::ProbeId::ip_scan) in its IP ID and, where the
     /// protocol has one, its transport header (see [`ip_scan`](crate::ip_scan)).
     pub const IP_PROTO: u32 = 1 << 1;
+    /// SCTP probes (INIT or COOKIE ECHO scan) with the cookie in the source port, the IP ID
+    /// and the 32 bits an answer reflects as its verification tag.
+    pub const SCTP: u32 = 1 << 2;
 }
 
 /// What the XDP program copies into the ring for --pcap/--packet-trace (bits of

@@ -9,7 +9,7 @@ use scanner_common::{
 
 use scanner_ebpf::headers::{IcmpHdr, Ipv4Hdr, QuotedL4, ptr_at};
 
-use crate::{ip_scan, record, tcp};
+use crate::{ip_scan, record, sctp, tcp};
 
 #[inline(always)]
 pub fn classify(
@@ -57,6 +57,13 @@ fn error(
         (
             u16::from_be(quoted.dest),
             tcp::quotes_our_syn(config, quoted_ip.src(), quoted_ip.dst(), quoted),
+        )
+    } else if protocol == ip_proto::SCTP && config.families & family::SCTP != 0 {
+        let quoted: *const QuotedL4 = ptr_at(ctx, quoted_l4)?;
+        let quoted = unsafe { &*quoted };
+        (
+            u16::from_be(quoted.dest),
+            sctp::quotes_our_probe(config, quoted_ip, quoted),
         )
     } else {
         return None;

@@ -7,6 +7,7 @@
 mod icmp;
 mod ip_scan;
 mod record;
+mod sctp;
 mod tcp;
 
 use aya_ebpf::{
@@ -76,6 +77,9 @@ fn classify(ctx: &XdpContext, config: &XdpConfig) -> Option<ReplyRecord> {
         _ if config.families & family::IP_PROTO != 0 => ip_scan::classify(ctx, config, ip, l4),
         wire::ip_proto::TCP if config.families & family::TCP != 0 => {
             tcp::classify(ctx, config, ip, l4)
+        }
+        wire::ip_proto::SCTP if config.families & family::SCTP != 0 => {
+            sctp::classify(ctx, config, ip, l4)
         }
         _ => None,
     }

@@ -16,6 +16,7 @@ use scanner_common::DEFAULT_RING_BYTES;
 use crate::{
     capture::CaptureOptions,
     cli::{Cli, ScanType},
+    discovery,
     engine::{self, ScanOptions, SourcePorts},
     order::{ScanSpace, WalkPlan},
     output::{
@@ -23,7 +24,12 @@ use crate::{
         summary,
         table::{self, Silence, TableOptions},
     },
-    probe::{FrameAddrs, Probe, ip_proto::IpProto, tcp_syn::TcpSyn},
+    probe::{
+        FrameAddrs, Probe,
+        ip_proto::IpProto,
+        sctp::{Checksum, Chunk, Sctp},
+        tcp_syn::TcpSyn,
+    },
     rate, route,
     send::{self, SendPath},
     services::Services,
@@ -53,6 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let proto = match cli.scan_type {
         ScanType::Syn => TcpSyn::PROTO,
         ScanType::IpProto => IpProto::PROTO,
+        ScanType::SctpInit | ScanType::SctpCookieEcho => Sctp::PROTO,
     };
     check_capture(&cli)?;
     if cli.shard >= cli.shards {
@@ -62,15 +69,35 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             cli.shards - 1
         )));
     }
-    let space = Arc::new(ScanSpace::new(targets(&cli)?, ports(&cli, proto)?));
-    let first = space
-        .targets()
+    let ports = ports(&cli, proto)?;
+    let ping_ports = match &cli.sctp_ping {
+        Some(spec) => Some(PortList::parse_for(spec, Proto::Sctp).map_err(input_error)?),
+        None => None,
+    };
+    let targets = targets(&cli)?;
+    let first = targets
         .get(0)
         .ok_or_else(|| input_error("every target is excluded: nothing to scan"))?;
     let (interface, addrs) = network_path(&cli, first)?;
     let source_ports = cli
         .source_port
         .map_or(SourcePorts::EPHEMERAL, SourcePorts::fixed);
+    let targets = match ping_ports {
+        Some(ping_ports) if !cli.dry_run => discover(
+            &cli,
+            targets,
+            ping_ports,
+            interface.clone(),
+            addrs,
+            source_ports,
+        )?,
+        _ => targets,
+    };
+    if targets.is_empty() {
+        eprintln!("scanner: no host is up: nothing to scan");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let space = Arc::new(ScanSpace::new(targets, ports));
     match cli.scan_type {
         ScanType::Syn => {
             let probe = TcpSyn::new(addrs, source_ports.base, source_ports.mask);
@@ -82,7 +109,68 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
             scan(&cli, probe, space, &options)
         }
+        ScanType::SctpInit | ScanType::SctpCookieEcho => {
+            let chunk = match cli.scan_type {
+                ScanType::SctpInit => Chunk::Init,
+                _ => Chunk::CookieEcho,
+            };
+            let probe = Sctp::new(
+                addrs,
+                chunk,
+                sctp_checksum(&cli),
+                source_ports.base,
+                source_ports.mask,
+            );
+            let options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
+            scan(&cli, probe, space, &options)
+        }
     }
+}
+
+fn sctp_checksum(cli: &Cli) -> Checksum {
+    match cli.adler32 {
+        true => Checksum::Adler32,
+        false => Checksum::Crc32c,
+    }
+}
+
+/// The host discovery stage (-PY): the targets that answer an SCTP INIT on one of `ports`.
+fn discover(
+    cli: &Cli,
+    targets: TargetSet,
+    ports: PortList,
+    interface: route::Interface,
+    addrs: FrameAddrs,
+    source_ports: SourcePorts,
+) -> Result<TargetSet> {
+    let probe = Sctp::new(
+        addrs,
+        Chunk::Init,
+        sctp_checksum(cli),
+        source_ports.base,
+        source_ports.mask,
+    );
+    let space = ScanSpace::new(targets.clone(), ports.clone());
+    let mut options = scan_options(cli, &space, interface, addrs, source_ports, &probe)?;
+    // The port scan writes --pcap afresh; the ping stage shows its packets with --packet-trace.
+    options.capture.pcap = None;
+    let found = discovery::ping(
+        probe,
+        targets,
+        ports,
+        &options,
+        cli.seed.unwrap_or_else(rand::random),
+        Arc::new(AtomicBool::new(false)),
+    )?;
+    let spec: Vec<String> = found.ports.iter().map(|port| port.to_string()).collect();
+    eprintln!(
+        "scanner: host discovery (SCTP INIT ping to port {}): {} of {} hosts up in {:.2}s",
+        spec.join(","),
+        found.up.len(),
+        found.pinged,
+        found.elapsed.as_secs_f64()
+    );
+    Ok(found.up)
 }
 
 /// Capture flags that cannot work are refused before anything is attached or sent.
@@ -338,6 +426,7 @@ fn ports(cli: &Cli, proto: Proto) -> Result<PortList> {
         (Some(spec), _) => PortList::parse_for(spec, proto).map_err(input_error),
         (None, Proto::Ip) if cli.fast => Ok(services.named_protocols().into_iter().collect()),
         (None, Proto::Ip) => Ok((0..=PROTOCOL_MAX).collect()),
+        (None, Proto::Sctp) => Ok(services.sctp_ports().into_iter().collect()),
         (None, _) => {
             let count = if cli.fast {
                 FAST_TOP_PORTS

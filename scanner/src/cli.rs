@@ -27,7 +27,8 @@ pub struct Cli {
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
-    /// Scan type, nmap style: -sS (TCP SYN, the default), -sO (IP protocols).
+    /// Scan type, nmap style: -sS (TCP SYN, the default), -sO (IP protocols), -sY (SCTP INIT),
+    /// -sZ (SCTP COOKIE ECHO).
     #[arg(short = 's', value_name = "TYPE", value_parser = parse_scan_type, default_value = "S")]
     pub scan_type: ScanType,
 
@@ -161,9 +162,19 @@ pub struct Cli {
     #[arg(short = 'n', action = ArgAction::SetTrue)]
     pub no_dns: bool,
 
-    /// Accepted for nmap compatibility (-Pn): there is no host discovery stage yet.
-    #[arg(long = "skip-host-discovery", action = ArgAction::SetTrue)]
+    /// Skip host discovery (nmap's -Pn): scan every target, as the default does.
+    #[arg(long = "skip-host-discovery", action = ArgAction::SetTrue, conflicts_with = "sctp_ping")]
     pub skip_host_discovery: bool,
+
+    /// SCTP INIT ping (nmap's -PY[PORTS], default port 80): only the hosts that answer INIT-ACK
+    /// or ABORT are port-scanned.
+    #[arg(long = "sctp-ping", value_name = "PORTS", num_args = 0..=1, require_equals = true,
+          default_missing_value = "80")]
+    pub sctp_ping: Option<String>,
+
+    /// SCTP checksums with RFC 2960's Adler-32 instead of CRC32c (nmap's --adler32).
+    #[arg(long)]
+    pub adler32: bool,
 
     /// More output.
     #[arg(short = 'v', action = ArgAction::Count)]
@@ -182,14 +193,20 @@ pub enum ScanType {
     Syn,
     /// -sO
     IpProto,
+    /// -sY
+    SctpInit,
+    /// -sZ
+    SctpCookieEcho,
 }
 
 fn parse_scan_type(s: &str) -> Result<ScanType, String> {
     match s {
         "S" => Ok(ScanType::Syn),
         "O" => Ok(ScanType::IpProto),
+        "Y" => Ok(ScanType::SctpInit),
+        "Z" => Ok(ScanType::SctpCookieEcho),
         other => Err(format!(
-            "-s{other} is not a supported scan type (supported: -sS, -sO)"
+            "-s{other} is not a supported scan type (supported: -sS, -sO, -sY, -sZ)"
         )),
     }
 }
@@ -248,7 +265,7 @@ fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
         .map_err(|_| format!("{s:?} is not a usable number of seconds"))
 }
 
-/// Nmap spells some options as a dash and two letters (-iL, -oJ, -Pn); clap reads a dash and
+/// Nmap spells some options as a dash and two letters (-iL, -oJ, -Pn, -PY); clap reads a dash and
 /// one letter. Those exact words become their long forms; everything else passes unchanged.
 pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     args.into_iter()
@@ -257,6 +274,11 @@ pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
                 Some("-iL") => "--input-list",
                 Some("-oJ") => "--output-json",
                 Some("-Pn") => "--skip-host-discovery",
+                Some("-PY") => "--sctp-ping",
+                // -PY22,80: the ports are glued to the flag.
+                Some(glued) if glued.starts_with("-PY") => {
+                    return OsString::from(format!("--sctp-ping={}", &glued[3..]));
+                }
                 _ => return arg,
             };
             OsString::from(long)
@@ -312,6 +334,28 @@ mod tests {
         assert_eq!(cli.output_json, Some(PathBuf::from("-")));
         assert!(cli.reason && cli.no_dns && cli.skip_host_discovery);
         assert_eq!(cli.targets, ["198.18.0.1"]);
+    }
+
+    #[test]
+    fn scan_types_and_sctp_ping_parse_nmap_style() {
+        let cli = parse("scanner -sY -PY22,80 --adler32 198.18.0.1").unwrap();
+        assert_eq!(cli.scan_type, ScanType::SctpInit);
+        assert_eq!(cli.sctp_ping.as_deref(), Some("22,80"));
+        assert!(cli.adler32);
+        let cli = parse("scanner -sZ -PY 198.18.0.1").unwrap();
+        assert_eq!(cli.scan_type, ScanType::SctpCookieEcho);
+        assert_eq!(
+            cli.sctp_ping.as_deref(),
+            Some("80"),
+            "nmap's default ping port"
+        );
+        assert_eq!(
+            parse("scanner -sO -F 198.18.0.1").unwrap().scan_type,
+            ScanType::IpProto
+        );
+        assert!(parse("scanner -F -p 80 198.18.0.1").is_err(), "-F with -p");
+        assert!(parse("scanner -Pn -PY 198.18.0.1").is_err(), "-Pn with -PY");
+        assert_eq!(parse("scanner 198.18.0.1").unwrap().sctp_ping, None);
     }
 
     #[test]

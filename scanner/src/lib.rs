@@ -11,6 +11,7 @@
 pub mod app;
 pub mod capture;
 pub mod cli;
+pub mod discovery;
 pub mod engine;
 pub mod order;
 pub mod output;

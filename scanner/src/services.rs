@@ -31,6 +31,74 @@ const EMBEDDED_TCP: &[(u16, &str)] = &[
     (8080, "http-proxy"),
 ];
 
+/// Well-known SCTP ports (IANA), scanned by -sY/-sZ without -p when nmap's file is missing.
+const EMBEDDED_SCTP: &[(u16, &str)] = &[
+    (7, "echo"),
+    (9, "discard"),
+    (20, "ftp-data"),
+    (21, "ftp"),
+    (22, "ssh"),
+    (80, "http"),
+    (179, "bgp"),
+    (443, "https"),
+    (1021, "exp1"),
+    (1022, "exp2"),
+    (1167, "cisco-ipsla"),
+    (1720, "h323hostcall"),
+    (2000, "cisco-sccp"),
+    (2225, "rcip-itu"),
+    (2427, "mgcp-gateway"),
+    (2904, "m2ua"),
+    (2905, "m3ua"),
+    (2944, "megaco-h248"),
+    (2945, "h248-binary"),
+    (3097, "itu-bicc-stc"),
+    (3565, "m2pa"),
+    (3863, "asap-sctp"),
+    (3864, "asap-sctp-tls"),
+    (3868, "diameter"),
+    (4333, "ahsp"),
+    (4502, "a25-fap-fgw"),
+    (4739, "ipfix"),
+    (4740, "ipfixs"),
+    (5060, "sip"),
+    (5061, "sip-tls"),
+    (5090, "car"),
+    (5091, "cxtp"),
+    (5215, "noteza"),
+    (5445, "smbdirect"),
+    (5672, "amqp"),
+    (5675, "v5ua"),
+    (6704, "frc-hp"),
+    (6705, "frc-mp"),
+    (6706, "frc-lp"),
+    (8282, "cisco-ipsla"),
+    (8471, "pim-port"),
+    (9082, "lcs-ap"),
+    (9084, "aurora"),
+    (9900, "iua"),
+    (9901, "enrp-sctp"),
+    (9902, "enrp-sctp-tls"),
+    (11997, "wmereceiving"),
+    (11998, "wmedistribution"),
+    (11999, "wmereporting"),
+    (14001, "sua"),
+    (20049, "nfsrdma"),
+    (25471, "rna"),
+    (29118, "sgsap"),
+    (29168, "sbcap"),
+    (29169, "iuhsctpassoc"),
+    (30100, "rwp"),
+    (36412, "s1-control"),
+    (36422, "x2-control"),
+    (36443, "m2ap"),
+    (36444, "m3ap"),
+    (36462, "xw-control"),
+    (38412, "ng-control"),
+    (38422, "xn-control"),
+    (38472, "f1-control"),
+];
+
 pub struct Services {
     names: HashMap<(Proto, u16), String>,
     /// TCP ports by descending open frequency (empty without nmap's file).
@@ -49,10 +117,16 @@ impl Services {
     }
 
     pub fn embedded() -> Self {
+        let tcp = EMBEDDED_TCP
+            .iter()
+            .map(|&(port, name)| (Proto::Tcp, port, name));
+        let sctp = EMBEDDED_SCTP
+            .iter()
+            .map(|&(port, name)| (Proto::Sctp, port, name));
         Self {
-            names: EMBEDDED_TCP
-                .iter()
-                .map(|&(port, name)| ((Proto::Tcp, port), name.to_owned()))
+            names: tcp
+                .chain(sctp)
+                .map(|(proto, port, name)| ((proto, port), name.to_owned()))
                 .collect(),
             tcp_by_frequency: Vec::new(),
             protocols: Protocols::embedded(),
@@ -110,6 +184,18 @@ impl Services {
             _ => self.names.get(&(proto, port)).map(String::as_str),
         };
         name.unwrap_or("unknown")
+    }
+
+    /// What nmap's -sY and -sZ scan without -p: every SCTP port the table names, in order.
+    pub fn sctp_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self
+            .names
+            .keys()
+            .filter(|(proto, _)| *proto == Proto::Sctp)
+            .map(|&(_, port)| port)
+            .collect();
+        ports.sort_unstable();
+        ports
     }
 
     /// What nmap's -F scans with -sO: the protocols that have a name.

@@ -97,6 +97,8 @@ pub enum Reason {
     Reset,
     /// A packet in the probed protocol (IP protocol scan).
     ProtoResponse,
+    InitAck,
+    Abort,
     EchoReply,
     NetUnreach,
     HostUnreach,
@@ -117,6 +119,8 @@ impl Reason {
             Self::SynAck => "syn-ack",
             Self::Reset => "reset",
             Self::ProtoResponse => "proto-response",
+            Self::InitAck => "init-ack",
+            Self::Abort => "abort",
             Self::EchoReply => "echo-reply",
             Self::NetUnreach => "net-unreach",
             Self::HostUnreach => "host-unreach",

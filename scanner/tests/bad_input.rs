@@ -100,6 +100,8 @@ fn bad_target_files() {
 fn bad_options() {
     assert_input_error(&["-p", "80", "--rate", "0", "198.18.0.1"], "--rate");
     assert_input_error(&["-sX", "-p", "80", "198.18.0.1"], "-sX");
+    assert_input_error(&["-sO", "-p", "1,300", "198.18.0.1"], "300");
+    assert_input_error(&["-sY", "-PY70000", "198.18.0.1"], "70000");
     assert_input_error(&["-p", "80", "--wait", "forever", "198.18.0.1"], "forever");
     assert_input_error(
         &["-p", "80", "--gateway-mac", "02:00:00", "198.18.0.1"],

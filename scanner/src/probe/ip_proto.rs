@@ -12,11 +12,14 @@ use scanner_common::{
     family, ip_scan,
     wire::{
         ETH_HEADER_LEN, ETH_P_IPV4, IPV4_HEADER_LEN, SCTP_HEADER_LEN, UDP_HEADER_LEN, icmp,
-        ip_proto, sctp_chunk, tcp_flags,
+        ip_proto, tcp_flags,
     },
 };
 
-use super::{FrameAddrs, Probe};
+use super::{
+    FrameAddrs, Probe,
+    sctp::{self, Checksum},
+};
 use crate::verdict::{PortState, Proto, Reason, Verdict};
 
 const TTL: u8 = 64;
@@ -24,11 +27,7 @@ const TTL: u8 = 64;
 const TCP_WINDOW: u16 = 1024;
 /// IGMP membership query (RFC 2236).
 const IGMP_QUERY: u8 = 0x11;
-/// The INIT chunk nmap sends: 20 bytes, a_rwnd 32768, 10 outbound and 2048 inbound streams.
-const SCTP_INIT_LEN: usize = 20;
-const SCTP_A_RWND: u32 = 32768;
-const SCTP_OUT_STREAMS: u16 = 10;
-const SCTP_IN_STREAMS: u16 = 2048;
+const SCTP_INIT_LEN: usize = sctp::INIT_CHUNK.len();
 
 const IP: usize = ETH_HEADER_LEN;
 const L4: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN;
@@ -49,8 +48,7 @@ mod at {
     pub const ICMP_CHECKSUM: usize = L4 + 2;
     pub const ICMP_ECHO_WORD: usize = L4 + 4;
     pub const SCTP_CHECKSUM: usize = L4 + 8;
-    pub const SCTP_INITIATE_TAG: usize = L4 + 16;
-    pub const SCTP_INITIAL_TSN: usize = L4 + 28;
+    pub const SCTP_CHUNK: usize = L4 + super::SCTP_HEADER_LEN;
 }
 
 /// The probe of one protocol, with zero in every per-probe field.
@@ -110,15 +108,10 @@ impl Template {
                 igmp.to_vec()
             }
             ip_proto::SCTP => {
-                let mut sctp = [0u8; SCTP_HEADER_LEN + SCTP_INIT_LEN];
-                sctp[2..4].copy_from_slice(&ip_scan::SCTP_PORT.to_be_bytes());
-                let init = &mut sctp[SCTP_HEADER_LEN..];
-                init[0] = sctp_chunk::INIT;
-                init[2..4].copy_from_slice(&(SCTP_INIT_LEN as u16).to_be_bytes());
-                init[8..12].copy_from_slice(&SCTP_A_RWND.to_be_bytes());
-                init[12..14].copy_from_slice(&SCTP_OUT_STREAMS.to_be_bytes());
-                init[14..16].copy_from_slice(&SCTP_IN_STREAMS.to_be_bytes());
-                sctp.to_vec()
+                let mut packet = [0u8; SCTP_HEADER_LEN + SCTP_INIT_LEN];
+                packet[2..4].copy_from_slice(&ip_scan::SCTP_PORT.to_be_bytes());
+                packet[SCTP_HEADER_LEN..].copy_from_slice(&sctp::INIT_CHUNK);
+                packet.to_vec()
             }
             _ => Vec::new(),
         };
@@ -220,12 +213,10 @@ impl Probe for IpProto {
             }
             ip_proto::SCTP => {
                 put16(frame, at::SRC_PORT, sport);
-                put32(frame, at::SCTP_INITIATE_TAG, word);
-                put32(frame, at::SCTP_INITIAL_TSN, word);
-                // CRC32c over the packet with the checksum field zero, stored little-endian
-                // (RFC 9260 appendix A, as Linux and usrsctp store it).
-                let crc = crc32c::crc32c(&frame[L4..]);
-                frame[at::SCTP_CHECKSUM..at::SCTP_CHECKSUM + 4].copy_from_slice(&crc.to_le_bytes());
+                put32(frame, at::SCTP_CHUNK + sctp::INIT_TAG_AT, word);
+                put32(frame, at::SCTP_CHUNK + sctp::INIT_TSN_AT, word);
+                let checksum = Checksum::Crc32c.field(&frame[L4..]);
+                frame[at::SCTP_CHECKSUM..at::SCTP_CHECKSUM + 4].copy_from_slice(&checksum);
             }
             _ => {}
         }
@@ -379,7 +370,7 @@ mod tests {
                     assert_eq!(u16::from_be_bytes([sctp[0], sctp[1]]), sport);
                     assert_eq!(u16::from_be_bytes([sctp[2], sctp[3]]), 80);
                     assert_eq!(&sctp[4..8], &[0; 4], "an INIT's verification tag is 0");
-                    assert_eq!(sctp[12], sctp_chunk::INIT);
+                    assert_eq!(sctp[12], scanner_common::wire::sctp_chunk::INIT);
                     let tag = u32::from_be_bytes(sctp[16..20].try_into().unwrap());
                     assert_eq!(tag, cookie.tcp_seq());
                     let mut zeroed = sctp.to_vec();

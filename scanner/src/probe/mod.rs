@@ -2,6 +2,7 @@
 //! XDP program recorded for it. The engine knows nothing of protocols beyond this trait.
 
 pub mod ip_proto;
+pub mod sctp;
 pub mod tcp_syn;
 
 use std::net::Ipv4Addr;
