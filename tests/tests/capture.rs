@@ -241,3 +241,23 @@ fn capture_changes_no_result() {
     assert_eq!(without, with);
     std::fs::remove_file(pcap).unwrap();
 }
+
+/// SCTP INIT probes (CRC32c) and the protocol unreachables a host without SCTP answers.
+#[test]
+fn sctp_init_scan_capture_is_valid_complete_and_matches_the_trace() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let args = ["-sY", "-p", "9,80,2905", "--wait", "0.5", "198.18.128.0/29"];
+    let packets = check_capture(&lab, "sctp", &args);
+    assert_eq!(
+        packets.get(&132),
+        Some(&24),
+        "8 hosts x 3 ports: {packets:?}"
+    );
+    assert_eq!(
+        packets.get(&1),
+        Some(&24),
+        "one unreachable each: {packets:?}"
+    );
+}
