@@ -13,6 +13,7 @@ pub mod capture;
 pub mod cli;
 pub mod engine;
 pub mod order;
+pub mod os;
 pub mod output;
 pub mod probe;
 pub mod rate;
