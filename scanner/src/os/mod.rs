@@ -6,7 +6,14 @@
 //! nmap's sources (osscan2.cc, osscan.cc) define the semantics; this is an independent
 //! implementation of them.
 
+pub mod attributes;
 pub mod db;
 pub mod expr;
 pub mod fingerprint;
+pub mod ipid;
 pub mod matcher;
+pub mod packet;
+pub mod probes;
+pub mod replies;
+pub mod sequence;
+pub mod tcp_options;
