@@ -15,6 +15,16 @@ use super::fingerprint::{Fingerprint, Test, TestName};
 /// Where Debian (and nmap's default install) keeps the database.
 pub const SYSTEM_DB_PATH: &str = "/usr/share/nmap/nmap-os-db";
 
+/// How a test line without an R attribute reads, which changed between nmap releases and
+/// changes scores: R is worth up to 100 points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// nmap up to 7.93: the reference simply has no R, which is then not scored.
+    Nmap793,
+    /// nmap 7.94 and later: R=Y when the line has other attributes, R=N when it has none.
+    Nmap794,
+}
+
 /// Points per attribute; an attribute the MatchPoints block leaves out is worth nothing.
 pub type MatchPoints = Fingerprint<u32>;
 
@@ -110,18 +120,23 @@ pub enum Problem {
 
 impl OsDb {
     /// Reads and parses a database file.
-    pub fn load(path: impl AsRef<Path>) -> Result<OsDb, DbError> {
+    pub fn load(path: impl AsRef<Path>, dialect: Dialect) -> Result<OsDb, DbError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| DbError::Io {
             path: path.display().to_string(),
             source,
         })?;
         // The file is ASCII; a stray byte must not stop the parse (nmap reads bytes too).
-        OsDb::parse(&String::from_utf8_lossy(&bytes))
+        OsDb::parse(&String::from_utf8_lossy(&bytes), dialect)
     }
 
-    pub fn parse(text: &str) -> Result<OsDb, DbError> {
-        Parser::default().run(text)
+    pub fn parse(text: &str, dialect: Dialect) -> Result<OsDb, DbError> {
+        Parser {
+            dialect,
+            match_points: None,
+            references: Vec::new(),
+        }
+        .run(text)
     }
 }
 
@@ -132,8 +147,8 @@ enum Block {
     Reference(Box<Reference>),
 }
 
-#[derive(Default)]
 struct Parser {
+    dialect: Dialect,
     match_points: Option<MatchPoints>,
     references: Vec<Reference>,
 }
@@ -193,7 +208,7 @@ impl Parser {
                 }
                 Block::Reference(reference) => {
                     let points = self.match_points.as_ref().expect("checked at Fingerprint");
-                    reference_line(reference, points, content).map_err(syntax)?;
+                    reference_line(reference, points, self.dialect, content).map_err(syntax)?;
                 }
             }
         }
@@ -232,6 +247,7 @@ fn test_name(line: &str) -> TestName {
 fn reference_line(
     reference: &mut Reference,
     match_points: &MatchPoints,
+    dialect: Dialect,
     line: &str,
 ) -> Result<(), Problem> {
     if let Some(rest) = keyword(line, "Class") {
@@ -265,7 +281,7 @@ fn reference_line(
             error,
         })
     })?;
-    let test = with_response_default(test)?;
+    let test = with_response_default(test, dialect)?;
     let name = test.name();
     if let Some(points) = match_points.test(name) {
         reference.max_points += test
@@ -282,15 +298,16 @@ fn reference_line(
     Ok(())
 }
 
-/// nmap's R defaults: a test with attributes but no R has R=Y; a test with nothing else has
-/// R=N (str2AVal).
-fn with_response_default(mut test: Test<Expr>) -> Result<Test<Expr>, Problem> {
+/// R as the dialect reads a line without it (str2AVal), and a check that a line with
+/// attributes does not claim R=N.
+fn with_response_default(mut test: Test<Expr>, dialect: Dialect) -> Result<Test<Expr>, Problem> {
     let name = test.name();
     if !name.has_response_attr() {
         return Ok(test);
     }
     let others = test.values()[1..].iter().any(Option::is_some);
     match test.get("R") {
+        None if dialect == Dialect::Nmap793 => {}
         None if others => test.set("R", literal("Y")),
         None => test.set("R", literal("N")),
         Some(r) if others && !r.as_str().contains('Y') => {
@@ -389,7 +406,7 @@ IE(R=50%DFI=40%T=15%TG=15%CD=100)
 ";
 
     fn db(body: &str) -> Result<OsDb, DbError> {
-        OsDb::parse(&format!("# comment\n{POINTS}\n{body}"))
+        OsDb::parse(&format!("# comment\n{POINTS}\n{body}"), Dialect::Nmap794)
     }
 
     fn problem(body: &str) -> (usize, Problem) {
@@ -427,6 +444,18 @@ T1(R=Y%F=AS)
         assert_eq!(r.classes[1].device_type, "router");
         let t1 = r.fingerprint.test(TestName::T1).unwrap();
         assert_eq!(t1.get("R").unwrap().as_str(), "Y", "R=Y implied");
+        let old = OsDb::parse(
+            &format!("{POINTS}\nFingerprint X\nT1(DF=Y)\nIE()\n"),
+            Dialect::Nmap793,
+        )
+        .unwrap();
+        let old = &old.references[0].fingerprint;
+        assert_eq!(
+            old.test(TestName::T1).unwrap().get("R"),
+            None,
+            "7.93 implies nothing"
+        );
+        assert_eq!(old.test(TestName::Ie).unwrap().get("R"), None);
         assert_eq!(t1.get("Q").unwrap().as_str(), "");
         let ie = r.fingerprint.test(TestName::Ie).unwrap();
         assert_eq!(ie.get("R").unwrap().as_str(), "N");
@@ -513,7 +542,7 @@ T1(R=Y%F=AS)
 
     #[test]
     fn match_points_must_come_first_and_be_positive() {
-        let err = OsDb::parse("Fingerprint X\nT1(R=Y)\n").unwrap_err();
+        let err = OsDb::parse("Fingerprint X\nT1(R=Y)\n", Dialect::Nmap794).unwrap_err();
         assert!(matches!(
             err,
             DbError::Syntax {
@@ -522,7 +551,7 @@ T1(R=Y%F=AS)
             }
         ));
         assert!(err.to_string().starts_with("nmap-os-db line 1: "), "{err}");
-        let err = OsDb::parse("# nothing\n").unwrap_err();
+        let err = OsDb::parse("# nothing\n", Dialect::Nmap794).unwrap_err();
         assert!(matches!(
             err,
             DbError::Syntax {
@@ -530,7 +559,7 @@ T1(R=Y%F=AS)
                 ..
             }
         ));
-        let err = OsDb::parse("MatchPoints\nT1(R=0)\n").unwrap_err();
+        let err = OsDb::parse("MatchPoints\nT1(R=0)\n", Dialect::Nmap794).unwrap_err();
         assert!(matches!(
             err,
             DbError::Syntax {
@@ -538,7 +567,7 @@ T1(R=Y%F=AS)
                 problem: Problem::BadPoints { .. }
             }
         ));
-        let err = OsDb::parse("MatchPoints\nT1(R=x)\n").unwrap_err();
+        let err = OsDb::parse("MatchPoints\nT1(R=x)\n", Dialect::Nmap794).unwrap_err();
         assert!(matches!(
             err,
             DbError::Syntax {
@@ -555,7 +584,7 @@ T1(R=Y%F=AS)
             "{POINTS}\nFingerprint X\nClass a | b | c | d\nCPE cpe:/o:x auto\nT1(R=Y%DF=Y|N%T=3B-45)\n"
         );
         for end in 0..=text.len() {
-            let _ = OsDb::parse(&text[..end]);
+            let _ = OsDb::parse(&text[..end], Dialect::Nmap794);
         }
         for junk in [
             "(",
@@ -604,6 +633,7 @@ T1(R=Y%F=AS)
             eprintln!("skipping: {SYSTEM_DB_PATH} not installed");
             return None;
         }
-        Some(OsDb::load(SYSTEM_DB_PATH).unwrap_or_else(|e| panic!("{e}")))
+        // Debian's nmap is 7.93; its database goes with that release's reading.
+        Some(OsDb::load(SYSTEM_DB_PATH, Dialect::Nmap793).unwrap_or_else(|e| panic!("{e}")))
     }
 }

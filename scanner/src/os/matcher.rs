@@ -167,6 +167,27 @@ pub fn match_fingerprint<'db>(
     result
 }
 
+/// Which round's matches nmap reports when no round matched perfectly (osscan2.cc:
+/// findBestFPs): the first round with the best top accuracy (a perfect one ends the search).
+pub fn best_round(rounds: &[Matches]) -> Option<usize> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, round) in rounds.iter().enumerate() {
+        if round.too_many_perfect {
+            continue;
+        }
+        let Some(top) = round.matches.first() else {
+            continue;
+        };
+        if best.is_none_or(|(_, accuracy)| top.accuracy > accuracy) {
+            best = Some((i, top.accuracy));
+            if round.perfect > 0 {
+                break;
+            }
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
 /// What nmap prints about the OS (the plain-text lines of printosscanoutput).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
@@ -178,6 +199,27 @@ pub enum Verdict {
     TooManyMatches,
     /// "No OS matches for host".
     NoMatches,
+}
+
+impl std::fmt::Display for Verdict {
+    /// The line as nmap prints it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Exact(names) => write!(f, "OS details: {}", names.join(", ")),
+            Verdict::Guesses(guesses) => {
+                f.write_str("Aggressive OS guesses: ")?;
+                for (i, (name, percent)) in guesses.iter().enumerate() {
+                    let separator = if i == 0 { "" } else { ", " };
+                    write!(f, "{separator}{name} ({percent}%)")?;
+                }
+                Ok(())
+            }
+            Verdict::TooManyMatches => {
+                f.write_str("Too many fingerprints match this host to give specific OS details")
+            }
+            Verdict::NoMatches => f.write_str("No OS matches for host"),
+        }
+    }
 }
 
 impl<'db> Matches<'db> {
@@ -214,7 +256,7 @@ impl<'db> Matches<'db> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::os::db::{OsDb, parse_subject};
+    use crate::os::db::{Dialect, OsDb, parse_subject};
 
     const DB: &str = "MatchPoints
 SEQ(SP=25%GCD=75%ISR=25%TI=100%CI=50%II=100%SS=80%TS=100)
@@ -241,7 +283,7 @@ OPS(O1=M[>500]ST11)
 
     #[test]
     fn weights_count_only_shared_attributes() {
-        let db = OsDb::parse(DB).unwrap();
+        let db = OsDb::parse(DB, Dialect::Nmap794).unwrap();
         let s = subject("T1(R=Y%DF=N%T=40%S=O%A=S+%F=AS%RD=0%Q=)");
         let alpha = &db.references[0];
         let sc = score(&alpha.fingerprint, &s, &db.match_points);
@@ -271,7 +313,7 @@ OPS(O1=M[>500]ST11)
 
     #[test]
     fn ranking_dedups_names_and_orders_by_accuracy() {
-        let db = OsDb::parse(DB).unwrap();
+        let db = OsDb::parse(DB, Dialect::Nmap794).unwrap();
         let s = subject("T1(R=Y%DF=N%T=40%S=O%A=S+%F=AS%RD=0%Q=)");
         let m = match_fingerprint(&s, &db, GUESS_THRESHOLD);
         let names: Vec<_> = m
@@ -283,6 +325,7 @@ OPS(O1=M[>500]ST11)
         assert_eq!(m.perfect, 1);
         assert!((m.matches[1].accuracy - 225.0 / 245.0).abs() < 1e-9);
         assert_eq!(m.verdict(), Verdict::Exact(vec!["Beta".into()]));
+        assert_eq!(m.verdict().to_string(), "OS details: Beta");
 
         let s = subject("T1(R=Y%DF=Y%T=3F%S=O%A=S+%F=AS%RD=0%Q=)");
         let m = match_fingerprint(&s, &db, GUESS_THRESHOLD);
@@ -293,11 +336,34 @@ OPS(O1=M[>500]ST11)
             m.verdict(),
             Verdict::Guesses(vec![("Alpha".into(), 93), ("Beta".into(), 85)])
         );
+        assert_eq!(
+            m.verdict().to_string(),
+            "Aggressive OS guesses: Alpha (93%), Beta (85%)"
+        );
+    }
+
+    #[test]
+    fn best_round_is_the_first_with_the_best_top_match() {
+        let db = OsDb::parse(DB, Dialect::Nmap794).unwrap();
+        let round = |text| match_fingerprint(&subject(text), &db, GUESS_THRESHOLD);
+        let none = round("T1(R=N)");
+        let good = round("T1(R=Y%DF=Y%T=3F%S=O%A=S+%F=AS%RD=0%Q=)");
+        let perfect = round("T1(R=Y%DF=N%T=40%S=O%A=S+%F=AS%RD=0%Q=)");
+        assert_eq!(best_round(&[]), None);
+        assert_eq!(best_round(std::slice::from_ref(&none)), None);
+        assert_eq!(
+            best_round(&[none.clone(), good.clone(), good.clone()]),
+            Some(1)
+        );
+        assert_eq!(
+            best_round(&[good.clone(), perfect.clone(), perfect]),
+            Some(1)
+        );
     }
 
     #[test]
     fn verdict_without_matches() {
-        let db = OsDb::parse(DB).unwrap();
+        let db = OsDb::parse(DB, Dialect::Nmap794).unwrap();
         let s = subject("T1(R=N)");
         assert_eq!(
             match_fingerprint(&s, &db, GUESS_THRESHOLD).verdict(),
