@@ -162,7 +162,8 @@ impl Parser {
             last_line = line;
             let syntax = |problem| DbError::Syntax { line, problem };
             let content = raw.trim_end();
-            if content.starts_with('#') {
+            // Newer databases name the nmap release they need; the reader picks the dialect.
+            if content.starts_with('#') || content.starts_with("This nmap-os-db") {
                 continue;
             }
             if content.is_empty() {
@@ -421,7 +422,8 @@ IE(R=50%DFI=40%T=15%TG=15%CD=100)
 
     #[test]
     fn parses_a_reference() {
-        let db = db("Fingerprint Linux 5.0 - 5.4 # a comment
+        let db = db("This nmap-os-db requires Nmap 7.94 or later.
+Fingerprint Linux 5.0 - 5.4 # a comment
 Class Linux | Linux | 5.X | general purpose
 CPE cpe:/o:linux:linux_kernel:5 auto
 Class Linux | Linux || router
@@ -437,7 +439,7 @@ T1(R=Y%F=AS)
         assert_eq!(db.references.len(), 2);
         let r = &db.references[0];
         assert_eq!(r.name, "Linux 5.0 - 5.4");
-        assert_eq!(r.line, BODY_LINE);
+        assert_eq!(r.line, BODY_LINE + 1);
         assert_eq!(r.classes.len(), 2);
         assert_eq!(r.classes[0].cpe, ["cpe:/o:linux:linux_kernel:5"]);
         assert_eq!(r.classes[1].generation, None);

@@ -319,6 +319,8 @@ fn yes_no(flag: bool) -> char {
 /// The fingerprint text nmap prints after "TCP/IP fingerprint:" (mergeFPs): the SCAN line,
 /// then the tests of every round, identical tests once, ordered by test then values.
 /// `wrapped` gives the submission form, `OS:`-prefixed lines of 72 characters of text.
+/// (nmap 7.93 compared only attribute names when merging, so it printed the first round's
+/// test of each name; 7.94 and later compare values, as this does.)
 pub fn render_submission(scan: &ScanInfo, rounds: &[SubjectFingerprint], wrapped: bool) -> String {
     let mut tests: Vec<&Test<String>> = rounds.iter().flat_map(Fingerprint::tests).collect();
     tests.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.values.cmp(&b.values)));
