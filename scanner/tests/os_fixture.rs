@@ -190,7 +190,11 @@ fn check_variant(pcap: &str, nmap_txt: &str) -> Vec<RoundFingerprint> {
         assert!(rebuilt >= 16, "round {r}: {rebuilt} probes rebuilt");
         let ours = fingerprint_round(&round.plan, &replies, None);
         assert_eq!(ours.hop_distance, Some(1));
-        eprintln!("{pcap} round {}:\n{}", r + 1, ours.fingerprint);
+        eprintln!(
+            "{pcap} round {} ({rebuilt} probes rebuilt):\n{}",
+            r + 1,
+            ours.fingerprint
+        );
         results.push(ours);
     }
 
