@@ -325,3 +325,51 @@ fn reset_data_checksum_is_crc32() {
     assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
     assert_eq!(crc32(b""), 0);
 }
+
+#[test]
+fn ops_and_t1_fall_back_to_their_own_probes() {
+    let p = plan();
+    let mut r = RoundReplies::new();
+    let reply = |window| Seg {
+        options: &LINUX_OPTS,
+        ..seg(0x5000_0000, p.tcp_seq_base + 1, SYN | ACK, window)
+    };
+    // SEQ1-5 answered, SEQ6 not; its OPS resend and a separate T1 were.
+    for n in &SeqNo::ALL[..5] {
+        r.record_sent(Probe::Seq(*n), Duration::ZERO);
+        r.record_reply(&p, &tcp(&p, Probe::Seq(*n), 0, true, reply(0x100)));
+    }
+    r.record_reply(
+        &p,
+        &tcp(&p, Probe::Ops(SeqNo::ALL[5]), 0, true, reply(0x600)),
+    );
+    // An OPS reply arriving after its SEQ reply does not replace it.
+    r.record_reply(
+        &p,
+        &tcp(&p, Probe::Ops(SeqNo::ALL[0]), 0, true, reply(0x999)),
+    );
+    let fp = fingerprint_round(&p, &r, Some(1)).fingerprint;
+    assert_eq!(
+        fp.test(TestName::Win).unwrap().to_string(),
+        "WIN(W1=100%W2=100%W3=100%W4=100%W5=100%W6=600)"
+    );
+    assert!(
+        fp.test(TestName::T1)
+            .unwrap()
+            .get("R")
+            .is_some_and(|r| r == "Y")
+    );
+
+    let mut r = RoundReplies::new();
+    let t1 = Probe::T(TNo::new(1).unwrap());
+    r.record_reply(&p, &tcp(&p, t1, 0, false, seg(0, 0, RST, 0)));
+    let fp = fingerprint_round(&p, &r, Some(1)).fingerprint;
+    assert_eq!(
+        fp.test(TestName::T1).unwrap().to_string(),
+        "T1(R=Y%DF=N%T=40%S=Z%A=Z%F=R%RD=0%Q=)"
+    );
+    assert!(
+        fp.test(TestName::Win).is_none(),
+        "no SEQ or OPS replies: no WIN test"
+    );
+}
