@@ -7,6 +7,7 @@
 //! ([`reply::classify`]) -> [`output`]. [`engine`] runs both at once.
 //! On the side: [`capture`] and [`trace`] (--pcap, --packet-trace); [`responder`], the lab's
 //! XDP target for tests and benchmarks (`scanner responder`), not part of a scan.
+//! [`os`]: nmap's OS detection (-O) without the network: probes, tests, fingerprints, matching.
 
 pub mod app;
 pub mod capture;
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod discovery;
 pub mod engine;
 pub mod order;
+pub mod os;
 pub mod output;
 pub mod probe;
 pub mod protocols;
