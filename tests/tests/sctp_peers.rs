@@ -14,6 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use scanner_common::sctp;
 use scanner_tests::{Lab, LabConfig, ResponderSettings, SctpPeer, Truth};
 
 /// SCTP ports of the responder scan: M3UA, Diameter, S1AP, and two of nmap's favourites.
@@ -364,4 +365,168 @@ fn check_answers(
         }
     }
     (init_acks, aborts)
+}
+
+/// An SCTP packet: common header, then `chunks`, checksummed with CRC-32C.
+fn sctp_packet(sport: u16, dport: u16, vtag: u32, chunks: &[&[u8]]) -> Vec<u8> {
+    let mut packet = [
+        &sport.to_be_bytes()[..],
+        &dport.to_be_bytes(),
+        &vtag.to_be_bytes(),
+    ]
+    .concat();
+    packet.extend([0; 4]);
+    chunks.iter().for_each(|chunk| packet.extend(*chunk));
+    let crc = sctp::crc32c(&packet);
+    packet[sctp::CHECKSUM_AT..sctp::CHECKSUM_AT + 4].copy_from_slice(&crc.to_le_bytes());
+    packet
+}
+
+/// An INIT chunk with `initiate_tag`, 10 streams each way, and `params` after it.
+fn init_chunk(initiate_tag: u32, params: &[u8]) -> Vec<u8> {
+    let len = (sctp::INIT_CHUNK_LEN + params.len()) as u16;
+    let mut chunk = vec![INIT, 0];
+    chunk.extend(len.to_be_bytes());
+    chunk.extend(initiate_tag.to_be_bytes());
+    chunk.extend(65536u32.to_be_bytes()); // a_rwnd
+    chunk.extend([0, 10, 0, 10]); // outbound, inbound streams
+    chunk.extend(initiate_tag.to_be_bytes()); // initial TSN
+    chunk.extend(params);
+    chunk
+}
+
+/// Sends each packet from the scanner namespace to `dst` over a raw IP socket (protocol
+/// 132), and returns the SCTP packets (without IP header) `dst` sent back within a second.
+fn exchange(lab: &Lab, dst: Ipv4Addr, packets: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    lab.in_scanner_ns(|| {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: plain syscalls on a socket we own, with buffers of the lengths passed.
+        unsafe {
+            let fd = libc::socket(
+                libc::AF_INET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_SCTP,
+            );
+            assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+            let fd = OwnedFd::from_raw_fd(fd);
+            let timeout = libc::timeval {
+                tv_sec: 1,
+                tv_usec: 0,
+            };
+            let set = libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&raw const timeout).cast(),
+                size_of::<libc::timeval>() as libc::socklen_t,
+            );
+            assert_eq!(set, 0, "SO_RCVTIMEO");
+            let address = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: 0,
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(dst).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            for packet in packets {
+                let sent = libc::sendto(
+                    fd.as_raw_fd(),
+                    packet.as_ptr().cast(),
+                    packet.len(),
+                    0,
+                    (&raw const address).cast(),
+                    size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                );
+                assert_eq!(sent, packet.len() as isize, "sendto");
+            }
+            let mut answers = Vec::new();
+            let mut buf = [0u8; 2048];
+            loop {
+                let n = libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0);
+                let Ok(n) = usize::try_from(n) else { break };
+                let ihl = usize::from(buf[0] & 0x0f) * 4;
+                let src = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
+                if src == dst && n > ihl {
+                    answers.push(buf[ihl..n].to_vec());
+                }
+            }
+            answers
+        }
+    })
+}
+
+#[test]
+fn the_responder_discards_what_rfc_9260_says_to_discard() {
+    let settings = ResponderSettings::new(common::scanner_bin());
+    let Some(mut lab) = common::lab(LabConfig::responder_only(settings.clone())) else {
+        return;
+    };
+    let gro = lab
+        .command_in_scanner("ethtool")
+        .args(["-K", lab.scanner_if(), "gro", "on"])
+        .status()
+        .expect("running ethtool");
+    assert!(gro.success());
+    let host = settings.addresses().next().unwrap();
+    let port_that_is = |wanted: Truth| {
+        (1..=u16::MAX)
+            .find(|&port| settings.sctp_truth(host, port).unwrap() == wanted)
+            .unwrap()
+    };
+    let (open, closed) = (port_that_is(Truth::Open), port_that_is(Truth::Closed));
+    // A 64-byte PAD parameter (RFC 4820) makes the INIT longer than the INIT ACK: the answer
+    // must trim the frame, where nmap's 32-byte INIT makes it grow.
+    let mut pad = vec![0x80, 0x05, 0, 64];
+    pad.resize(64, 0);
+    let init = init_chunk(0x1111_1111, &pad);
+    let cookie_echo: &[u8] = &[COOKIE_ECHO, 0, 0, 8, 1, 2, 3, 4];
+    let mut bad_crc = sctp_packet(40002, open, 0, &[&init]);
+    bad_crc[20] ^= 0x40;
+    let mut adler = sctp_packet(40003, open, 0, &[&init]);
+    adler[8..12].fill(0);
+    let sum = sctp::adler32(&adler);
+    adler[8..12].copy_from_slice(&sum.to_be_bytes());
+    let mut huge_length = init_chunk(0x1111_1111, &[]);
+    huge_length[2..4].copy_from_slice(&u16::MAX.to_be_bytes());
+    let probes = [
+        // Answered: INIT ACK, and ABORT with the COOKIE ECHO's tag reflected.
+        sctp_packet(40001, open, 0, &[&init]),
+        sctp_packet(40009, closed, 0xabcd_ef01, &[cookie_echo]),
+        // Discarded: the checksum, the tag, bundling, a zero initiate tag, the chunk length.
+        bad_crc,
+        adler,
+        sctp_packet(40004, open, 7, &[&init]),
+        sctp_packet(40005, closed, 0, &[&init, cookie_echo]),
+        sctp_packet(40006, closed, 0, &[&init_chunk(0, &[])]),
+        sctp_packet(40007, closed, 0, &[&huge_length]),
+        sctp_packet(40008, closed, 0, &[cookie_echo]),
+        // Too short for a chunk header: malformed, the kernel's.
+        sctp_packet(40010, closed, 0, &[])[..10].to_vec(),
+    ];
+    let answers = exchange(&lab, host, &probes);
+    let counts = lab.stop_responder().expect("stopping the responder");
+    eprintln!("responder: {counts:?}");
+
+    assert_eq!(answers.len(), 2, "{answers:02x?}");
+    let by_port = |port: u16| {
+        answers
+            .iter()
+            .find(|a| a[2..4] == port.to_be_bytes())
+            .unwrap_or_else(|| panic!("no answer to port {port}: {answers:02x?}"))
+    };
+    let init_ack = by_port(40001);
+    assert!(sctp::crc32c_is_valid(init_ack), "{init_ack:02x?}");
+    assert_eq!(init_ack.len(), sctp::INIT_ACK_LEN);
+    assert_eq!(init_ack[4..8], 0x1111_1111u32.to_be_bytes());
+    assert_eq!(init_ack[12], INIT_ACK);
+    let abort = by_port(40009);
+    assert!(sctp::crc32c_is_valid(abort), "{abort:02x?}");
+    assert_eq!(abort.len(), sctp::ABORT_LEN);
+    assert_eq!(abort[4..8], 0xabcd_ef01u32.to_be_bytes());
+    assert_eq!(abort[12..14], [ABORT, sctp::ABORT_T_BIT]);
+
+    assert_eq!((counts.probes, counts.open, counts.closed), (2, 1, 1));
+    assert_eq!(counts.silent, 0);
+    assert_eq!(counts.malformed, 8, "7 discarded, 1 passed");
 }
