@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod cookie;
 pub mod ip_scan;
 pub mod responder;
+pub mod sctp;
 pub mod wire;
 
 use bytemuck::{Pod, Zeroable};

@@ -10,8 +10,8 @@
 //! The high 32 bits are the initial sequence number of a SYN-ACK.
 //!
 //! Protocols: the protocol number is part of the message, so each protocol has its own truth.
-//! The XDP program answers TCP SYNs (SYN-ACK or RST-ACK); another protocol (SCTP INIT:
-//! INIT-ACK or ABORT) is one more arm there, with this same function deciding.
+//! The XDP program answers TCP SYNs (SYN-ACK or RST-ACK) and SCTP INITs (INIT ACK or ABORT)
+//! and COOKIE ECHOs (nothing or ABORT), this same function deciding for both protocols.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -86,9 +86,9 @@ impl core::fmt::Display for ShareError {
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Truth {
-    /// TCP: SYN-ACK.
+    /// TCP: SYN-ACK. SCTP: INIT ACK to an INIT, nothing to a COOKIE ECHO.
     Open = 0,
-    /// TCP: RST-ACK.
+    /// TCP: RST-ACK. SCTP: ABORT.
     Closed = 1,
     /// No answer at all.
     Silent = 2,
@@ -209,17 +209,19 @@ pub fn truth(config: &ResponderConfig, address: u32, port: u16, ip_proto: u8) ->
 pub enum Counter {
     /// Every packet the program saw.
     Packets = 0,
-    /// Probes to an address of the range: TCP segments with SYN and without ACK or RST.
+    /// Probes to an address of the range: TCP segments with SYN and without ACK or RST; SCTP
+    /// packets whose first chunk is a valid INIT or COOKIE ECHO.
     Probes = 1,
-    /// Probes answered open (SYN-ACK).
+    /// Probes answered open (SYN-ACK, INIT ACK).
     Open = 2,
-    /// Probes answered closed (RST-ACK).
+    /// Probes answered closed (RST-ACK, ABORT).
     Closed = 3,
-    /// Probes dropped without an answer.
+    /// Probes dropped without an answer (silent ports; COOKIE ECHOs to open SCTP ports).
     Silent = 4,
     /// IPv4 packets to the range the program could not parse (truncated headers, lengths that
     /// disagree, IP options, fragments) or, rarely, could not rewrite into an answer (a probe
-    /// then counts here as well as in `Probes`): passed to the kernel.
+    /// then counts here as well as in `Probes`): passed to the kernel. Also SCTP packets that
+    /// RFC 9260 says to discard silently (bad CRC-32C, a bundled INIT...): dropped.
     Malformed = 5,
     /// `bpf_ktime_get_ns()` of this CPU's first probe (0: none yet).
     FirstProbeNs = 6,

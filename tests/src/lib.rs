@@ -24,5 +24,5 @@ pub const LAB_ALLOWLIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab-allowl
 
 pub use lab::{
     Lab, LabConfig, NAMESPACE_PREFIX, NETNS_DIR, PortTruth, ResponderCounts, ResponderSettings,
-    Truth, cleanup_stale, lab_namespaces, namespace_owner,
+    SctpPeer, Truth, cleanup_stale, lab_namespaces, namespace_owner,
 };

@@ -45,6 +45,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "nmap",
     "masscan",
     "zmap",
+    // usrsctp's discard server: a real SCTP peer for the lab (the kernel has no SCTP module).
+    "libusrsctp-examples",
     // DejaVu Sans, the text of `cargo xtask bench`'s plot.
     "fonts-dejavu-core",
 ];

@@ -1,7 +1,8 @@
 //! `scanner responder`: the lab's target, in XDP. Attached to the target's interface, the
-//! responder program answers TCP SYNs to an address range from a keyed ground truth
-//! ([`scanner_common::responder::truth`]): SYN-ACK for open, RST-ACK for closed, nothing for
-//! silent, sent back out of the interface by an XDP redirect at link speed. Tests and
+//! responder program answers TCP SYNs and SCTP INITs to an address range from a keyed ground
+//! truth ([`scanner_common::responder::truth`]): SYN-ACK or INIT ACK for open, RST-ACK or ABORT
+//! for closed, nothing for silent (an SCTP COOKIE ECHO gets ABORT when closed, else nothing),
+//! sent back out of the interface by an XDP redirect at link speed. Tests and
 //! benchmarks compute the same truth to check a scan against it. For labs only: it answers for
 //! whatever range it is given.
 //!
@@ -35,12 +36,12 @@ pub struct ResponderArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
 
-    /// Share of (address, port) pairs that answer open (SYN-ACK), from 0 to 1.
+    /// Share of (address, port) pairs that answer open (SYN-ACK, SCTP INIT ACK), from 0 to 1.
     #[arg(long, value_name = "SHARE", default_value = "0.1", value_parser = parse_share,
           allow_hyphen_values = true)]
     pub open: f64,
 
-    /// Share that answers closed (RST-ACK), from 0 to 1; the rest stays silent.
+    /// Share that answers closed (RST-ACK, SCTP ABORT), from 0 to 1; the rest stays silent.
     #[arg(long, value_name = "SHARE", default_value = "0.5", value_parser = parse_share,
           allow_hyphen_values = true)]
     pub closed: f64,

@@ -10,6 +10,8 @@
 //!                                               nft: <dropped> drop, <rejected> reject 3/13
 //!  with a responder:                            with a responder:
 //!  route 198.19.0.0/16 via 198.18.0.2           XDP on vt0 answers 198.19.0.0/16 itself
+//!                                               with an SCTP peer (usrsctp):
+//!                                               SCTP port 9 of 198.18.0.2 answers INIT ACK
 //! ```
 
 pub mod cmd;
@@ -17,6 +19,7 @@ mod listen;
 mod netns;
 mod nft;
 mod responder;
+mod sctp_peer;
 mod signal;
 mod snmp;
 
@@ -36,6 +39,7 @@ use anyhow::{Context, Result, bail};
 pub use netns::{NETNS_DIR, PREFIX as NAMESPACE_PREFIX};
 pub use responder::{Responder, ResponderSettings};
 pub use scanner_common::responder::{Counts as ResponderCounts, Truth};
+pub use sctp_peer::SctpPeer;
 
 /// What the target does on which TCP port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,6 +276,13 @@ impl Lab {
         )
         .with_context(|| format!("threaded NAPI for {}", Self::TARGET_IF))?;
         Ok(())
+    }
+
+    /// Starts a real SCTP peer in the target namespace: usrsctp's discard server, answering
+    /// INIT with INIT ACK on [`TARGET_IP`](Self::TARGET_IP) port [`SctpPeer::PORT`] (9) only
+    /// (see [`SctpPeer`]). Dropping the guard kills it; drop it before the lab.
+    pub fn start_sctp_peer(&self) -> Result<SctpPeer> {
+        SctpPeer::start(&self.target_ns, Self::TARGET_IP)
     }
 
     /// Stops the running responder and returns its counters.

@@ -1,5 +1,5 @@
 //! The responder on the target's end of the lab: `scanner responder` (an XDP program that
-//! answers TCP SYNs from a seeded ground truth, sending each answer straight back out of
+//! answers TCP SYNs and SCTP INITs and COOKIE ECHOs from a seeded ground truth, sending each answer straight back out of
 //! `vt0`) run in the target namespace, so scans of its range go as fast as the link and every
 //! answer is known in advance ([`ResponderSettings::truth`], the very function the XDP program
 //! decides with).
@@ -82,6 +82,17 @@ impl ResponderSettings {
             u32::from(address),
             port,
             ip_proto::TCP,
+        ))
+    }
+
+    /// What the responder answers to an SCTP INIT to `address`:`port`: INIT ACK (open), ABORT
+    /// (closed) or nothing; to a COOKIE ECHO, ABORT when closed, else nothing.
+    pub fn sctp_truth(&self, address: Ipv4Addr, port: u16) -> Result<Truth> {
+        Ok(truth(
+            &self.config()?,
+            u32::from(address),
+            port,
+            ip_proto::SCTP,
         ))
     }
 

@@ -11,11 +11,13 @@
 //! them. A redirect leaves through `ndo_xdp_xmit` with `XDP_XMIT_FLUSH`, which wakes the
 //! peer's NAPI either way.
 //!
-//! One arm per protocol: TCP SYN -> SYN-ACK or RST-ACK ([`tcp`]); SCTP INIT -> INIT-ACK or
-//! ABORT would be another, deciding with the same `truth`.
+//! One arm per protocol, each deciding with the same `truth`: TCP SYN -> SYN-ACK or RST-ACK
+//! ([`tcp`]); SCTP INIT -> INIT ACK or ABORT, COOKIE ECHO -> ABORT or nothing ([`sctp`]).
 #![no_std]
 #![no_main]
 
+mod frame;
+mod sctp;
 mod tcp;
 
 use aya_ebpf::{
@@ -58,6 +60,9 @@ pub enum Outcome {
     Pass,
     /// Addressed to the range but unparsable: counted, then the kernel's.
     Malformed,
+    /// Addressed to the range, and one the protocol says to discard silently (an SCTP packet
+    /// with a bad checksum, say): counted as malformed, and dropped.
+    Discarded,
     /// A probe whose truth is silence: dropped.
     Silent,
     /// A probe rewritten into its answer (open or closed): sent back out of its interface.
@@ -72,6 +77,10 @@ pub fn responder(ctx: XdpContext) -> u32 {
         Outcome::Malformed => {
             count(Counter::Malformed);
             xdp_action::XDP_PASS
+        }
+        Outcome::Discarded => {
+            count(Counter::Malformed);
+            xdp_action::XDP_DROP
         }
         Outcome::Silent => {
             count(Counter::Silent);
@@ -103,6 +112,7 @@ fn handle(ctx: &XdpContext) -> Outcome {
     }
     match ip.protocol {
         ip_proto::TCP => tcp::answer(ctx, &config, ip),
+        ip_proto::SCTP => sctp::answer(ctx, &config, ip),
         _ => Outcome::Pass,
     }
 }
