@@ -52,6 +52,8 @@ pub struct LabConfig {
     pub rejected_ports: Vec<u16>,
     /// IP protocols whose packets nftables drops (for the IP protocol scan).
     pub dropped_protocols: Vec<u8>,
+    /// SCTP ports nftables drops.
+    pub dropped_sctp_ports: Vec<u16>,
     /// IP protocols nftables rejects with ICMP 3/13.
     pub rejected_protocols: Vec<u8>,
     /// `false` (the default) turns the target's ICMP rate limiting off; `true` keeps Linux's
@@ -70,6 +72,7 @@ impl Default for LabConfig {
             dropped_ports: vec![8081],
             rejected_ports: vec![8082],
             dropped_protocols: Vec::new(),
+            dropped_sctp_ports: Vec::new(),
             rejected_protocols: Vec::new(),
             icmp_ratelimit: false,
             responder: None,
@@ -120,6 +123,7 @@ impl LabConfig {
             dropped_ports: Vec::new(),
             rejected_ports: Vec::new(),
             dropped_protocols: Vec::new(),
+            dropped_sctp_ports: Vec::new(),
             rejected_protocols: Vec::new(),
             icmp_ratelimit: false,
             responder: Some(settings),
@@ -379,6 +383,7 @@ impl Lab {
                 dropped_ports: &self.config.dropped_ports,
                 rejected_ports: &self.config.rejected_ports,
                 dropped_protocols: &self.config.dropped_protocols,
+                dropped_sctp_ports: &self.config.dropped_sctp_ports,
                 rejected_protocols: &self.config.rejected_protocols,
             },
         )?;

@@ -18,6 +18,8 @@ pub struct Filters<'a> {
     pub rejected_ports: &'a [u16],
     /// IP protocols (for the IP protocol scan).
     pub dropped_protocols: &'a [u8],
+    /// SCTP ports.
+    pub dropped_sctp_ports: &'a [u16],
     pub rejected_protocols: &'a [u8],
 }
 
@@ -34,6 +36,9 @@ pub fn ruleset(filters: &Filters<'_>) -> Option<String> {
     }
     if !filters.rejected_ports.is_empty() {
         rules += &format!("\t\ttcp dport {} {REJECT}\n", set(filters.rejected_ports));
+    }
+    if !filters.dropped_sctp_ports.is_empty() {
+        rules += &format!("\t\tsctp dport {} drop\n", set(filters.dropped_sctp_ports));
     }
     if !filters.dropped_protocols.is_empty() {
         rules += &format!("\t\tip protocol {} drop\n", set(filters.dropped_protocols));
