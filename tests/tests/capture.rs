@@ -64,7 +64,7 @@ fn packet_fields(pcap: &Path) -> Vec<Fields> {
         "sctp.dstport",
         "tcp.flags",
     ];
-    common::tshark_fields(pcap, &names)
+    common::tshark::fields(pcap, &names)
         .into_iter()
         .map(|f| {
             let proto: u8 = f[2]

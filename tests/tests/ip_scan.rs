@@ -5,37 +5,21 @@ mod common;
 
 use std::{collections::BTreeMap, net::Ipv4Addr};
 
-use common::{parse_json_lines_of, run, scanner};
+use common::{nmap, parse_json_lines_of, run, scanner};
 use scanner_tests::{Lab, LabConfig};
 
 /// Protocol number -> state, for every protocol of `protocols` (nmap's "Ignored State" fills
 /// the ones its grepable output leaves out).
 fn nmap_states(lab: &Lab, host: Ipv4Addr, protocols: &str) -> BTreeMap<u16, String> {
-    let output = lab
-        .command_in_scanner("nmap")
-        .args(["-n", "-Pn", "-sO", "-p", protocols, "-oG", "-"])
-        .arg(host.to_string())
-        .output()
-        .expect("running nmap (apt-get install nmap; cargo xtask setup does)");
-    assert!(output.status.success(), "nmap failed: {output:?}");
-    let text = String::from_utf8_lossy(&output.stdout);
+    let host_arg = host.to_string();
+    let text = nmap::grepable(lab, &["-sO", "-p", protocols, &host_arg]);
     let line = text
         .lines()
         .find(|l| l.contains("Protocols:"))
         .unwrap_or_else(|| panic!("no Protocols: line in nmap's output:\n{text}"));
-    let mut states: BTreeMap<u16, String> = line
-        .split("Protocols: ")
-        .nth(1)
-        .unwrap()
-        .split('\t')
-        .next()
-        .unwrap()
-        .split(", ")
-        .map(|entry| {
-            let mut fields = entry.split('/');
-            let number = fields.next().unwrap().trim().parse().unwrap();
-            (number, fields.next().unwrap().to_owned())
-        })
+    let mut states: BTreeMap<u16, String> = nmap::states(line)
+        .into_iter()
+        .map(|((_, number), state)| (number, state))
         .collect();
     if let Some(ignored) = line.split("Ignored State: ").nth(1) {
         let (state, count) = ignored.split_once(" (").expect("Ignored State: STATE (N)");

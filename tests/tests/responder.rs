@@ -6,14 +6,11 @@ mod common;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    io::{BufRead, BufReader},
     net::Ipv4Addr,
-    path::{Path, PathBuf},
-    process::{Child, Stdio},
-    time::{Duration, Instant},
+    path::Path,
 };
 
-use common::{Found, parse_json_lines, run, scanner};
+use common::{Found, nmap, parse_json_lines, run, scanner, sent_packets, tshark::LiveCapture};
 use scanner_tests::{Lab, LabConfig, ResponderSettings, Truth};
 
 /// The ports of the fast scan: 65536 addresses x 3 ports = 196608 probes.
@@ -21,15 +18,6 @@ const PORTS: [u16; 3] = [22, 80, 443];
 
 fn settings() -> ResponderSettings {
     ResponderSettings::new(common::scanner_bin())
-}
-
-/// The `N` of the summary's `  sent N packets (...)` line.
-fn sent_packets(stderr: &str) -> u64 {
-    stderr
-        .lines()
-        .find_map(|line| line.trim_start().strip_prefix("sent ")?.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no `sent N packets` line in: {stderr}"))
 }
 
 #[test]
@@ -87,61 +75,6 @@ fn a_fast_scan_of_the_responder_finds_exactly_its_ground_truth() {
     assert!(counts.last_probe_ns > counts.first_probe_ns);
 }
 
-/// A packet capture on vs0, by tshark, stopped with SIGINT (by PID) when dropped or finished.
-struct Capture {
-    child: Child,
-    file: PathBuf,
-}
-
-impl Capture {
-    fn start(lab: &Lab) -> Capture {
-        let file = std::env::temp_dir().join(format!("responder-{}.pcapng", std::process::id()));
-        let mut child = lab
-            .command_in_scanner("tshark")
-            .args(["-i", lab.scanner_if(), "-f", "tcp", "-w"])
-            .arg(&file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("running tshark (apt-get install tshark; cargo xtask setup does)");
-        // tshark says "Capturing on 'vs0'" once its capture runs.
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut line = String::new();
-        while !line.contains("Capturing on") {
-            line.clear();
-            let read = stderr.read_line(&mut line).expect("tshark's stderr");
-            assert!(
-                read > 0 && Instant::now() < deadline,
-                "tshark did not start"
-            );
-        }
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Capture { child, file }
-    }
-
-    /// Stops the capture and returns its file (removed when the capture is dropped).
-    fn finish(&mut self) -> &Path {
-        // Let the last answers land, then stop our own tshark by its PID.
-        std::thread::sleep(Duration::from_millis(500));
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
-        let status = self.child.wait().expect("waiting for tshark");
-        assert!(status.success(), "tshark: {status}");
-        &self.file
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let _ = std::fs::remove_file(&self.file);
-    }
-}
-
 /// One TCP segment of the capture, as tshark decodes it (checksums verified).
 #[derive(Debug)]
 struct Segment {
@@ -171,7 +104,7 @@ fn segments(file: &Path) -> Vec<Segment> {
         "tcp.seq_raw",
         "tcp.ack_raw",
     ];
-    common::tshark_fields(file, &fields)
+    common::tshark::fields(file, &fields)
         .into_iter()
         .map(|f| {
             assert_eq!(f.len(), fields.len(), "{f:?}");
@@ -191,59 +124,25 @@ fn segments(file: &Path) -> Vec<Segment> {
         .collect()
 }
 
-/// `(host, port) -> state` of nmap's grepable output.
-fn nmap_states(stdout: &str) -> BTreeMap<(Ipv4Addr, u16), String> {
-    let mut states = BTreeMap::new();
-    for line in stdout.lines().filter(|line| line.contains("Ports:")) {
-        let host: Ipv4Addr = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let ports = line.split("Ports: ").nth(1).unwrap();
-        for entry in ports.split(", ") {
-            let mut parts = entry.split('/');
-            let port = parts.next().unwrap().trim().parse().unwrap();
-            let state = parts.next().unwrap().to_owned();
-            states.insert((host, port), state);
-        }
-    }
-    states
-}
-
 #[test]
 fn answers_are_well_formed_and_reach_tools_without_xdp_through_gro() {
     let settings = settings();
     let Some(mut lab) = common::lab(LabConfig::responder_only(settings.clone())) else {
         return;
     };
-    // Nothing in XDP on vs0: answers reach its stack only through NAPI, which GRO turns on.
-    let gro = lab
-        .command_in_scanner("ethtool")
-        .args(["-K", lab.scanner_if(), "gro", "on"])
-        .status()
-        .expect("running ethtool");
-    assert!(gro.success());
-    let mut capture = Capture::start(&lab);
+    common::gro_on_scanner_side(&lab);
+    let mut capture = LiveCapture::start(&lab, "responder", "tcp");
     let hosts: Vec<Ipv4Addr> = settings.addresses().take(16).collect();
-    let nmap = lab
-        .command_in_scanner("nmap")
-        .args([
-            "-n",
-            "-Pn",
-            "-sS",
-            "--max-retries",
-            "0",
-            "-p",
-            "22,80,443",
-            "-oG",
-            "-",
-        ])
-        .arg(format!("{}/28", hosts[0]))
-        .output()
-        .expect("running nmap (apt-get install nmap; cargo xtask setup does)");
-    assert!(nmap.status.success(), "{nmap:?}");
+    let targets = format!("{}/28", hosts[0]);
+    let nmap = nmap::grepable(
+        &lab,
+        &["-sS", "--max-retries", "0", "-p", "22,80,443", &targets],
+    );
     let file = capture.finish();
     let counts = lab.stop_responder().expect("stopping the responder");
 
     // nmap sees the ground truth: open, closed, and silence as filtered.
-    let states = nmap_states(&String::from_utf8_lossy(&nmap.stdout));
+    let states = nmap::states(&nmap);
     let mut answered = 0;
     for &host in &hosts {
         for port in PORTS {

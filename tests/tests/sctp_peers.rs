@@ -5,14 +5,9 @@
 
 mod common;
 
-use std::{
-    collections::BTreeMap,
-    io::{BufRead, BufReader},
-    net::Ipv4Addr,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, net::Ipv4Addr, path::Path};
+
+use common::{nmap, tshark, tshark::LiveCapture};
 
 use scanner_common::sctp;
 use scanner_tests::{Lab, LabConfig, ResponderSettings, SctpPeer, Truth};
@@ -20,95 +15,20 @@ use scanner_tests::{Lab, LabConfig, ResponderSettings, SctpPeer, Truth};
 /// SCTP ports of the responder scan: M3UA, Diameter, S1AP, and two of nmap's favourites.
 const PORTS: [u16; 5] = [80, 2905, 3868, 36412, 9];
 
-/// nmap in the scanner namespace, grepable output on stdout.
+/// nmap's states for `scan` of `ports` on `targets`, one retry as the responder never loses.
 fn nmap(lab: &Lab, scan: &str, ports: &str, targets: &str) -> BTreeMap<(Ipv4Addr, u16), String> {
-    let output = lab
-        .command_in_scanner("nmap")
-        .args([
-            scan,
-            "-Pn",
-            "-n",
-            "--max-retries",
-            "1",
-            "-p",
-            ports,
-            "-oG",
-            "-",
-            targets,
-        ])
-        .output()
-        .expect("running nmap (apt-get install nmap; cargo xtask setup does)");
-    assert!(output.status.success(), "{output:?}");
-    nmap_states(&String::from_utf8_lossy(&output.stdout))
+    nmap::states(&nmap::grepable(
+        lab,
+        &[scan, "--max-retries", "1", "-p", ports, targets],
+    ))
 }
 
-/// `(host, port) -> state` of nmap's grepable output.
-fn nmap_states(stdout: &str) -> BTreeMap<(Ipv4Addr, u16), String> {
-    let mut states = BTreeMap::new();
-    for line in stdout.lines().filter(|line| line.contains("Ports:")) {
-        let host: Ipv4Addr = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let ports = line.split("Ports: ").nth(1).unwrap();
-        for entry in ports.split(", ") {
-            let mut parts = entry.split('/');
-            let port = parts.next().unwrap().trim().parse().unwrap();
-            let state = parts.next().unwrap().to_owned();
-            states.insert((host, port), state);
-        }
-    }
-    states
-}
-
-/// An SCTP capture on vs0 by tshark, stopped with SIGINT (by PID).
-struct Capture {
-    child: Child,
-    file: PathBuf,
-}
-
-impl Capture {
-    fn start(lab: &Lab, name: &str) -> Capture {
-        let file = std::env::temp_dir().join(format!("{name}-{}.pcapng", std::process::id()));
-        let mut child = lab
-            .command_in_scanner("tshark")
-            .args(["-i", lab.scanner_if(), "-f", "sctp", "-w"])
-            .arg(&file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("running tshark (apt-get install tshark; cargo xtask setup does)");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut line = String::new();
-        while !line.contains("Capturing on") {
-            line.clear();
-            let read = stderr.read_line(&mut line).expect("tshark's stderr");
-            assert!(
-                read > 0 && Instant::now() < deadline,
-                "tshark did not start"
-            );
-        }
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Capture { child, file }
-    }
-
-    /// Stops the capture and returns its packets.
-    fn finish(&mut self) -> Vec<Packet> {
-        std::thread::sleep(Duration::from_millis(500));
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
-        let status = self.child.wait().expect("waiting for tshark");
-        assert!(status.success(), "tshark: {status}");
-        packets(&self.file)
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let _ = std::fs::remove_file(&self.file);
-    }
+/// Captures SCTP on the scanner's interface while `run` runs; returns the packets.
+fn captured<T>(lab: &Lab, name: &str, run: impl FnOnce() -> T) -> (T, Vec<Packet>) {
+    let mut capture = LiveCapture::start(lab, name, "sctp");
+    let result = run();
+    let packets = packets(capture.finish());
+    (result, packets)
 }
 
 /// One SCTP packet as tshark decodes it, checksums verified (CRC-32C for SCTP).
@@ -155,46 +75,25 @@ fn packets(file: &Path) -> Vec<Packet> {
         "sctp.parameter_state_cookie",
         "_ws.malformed",
     ];
-    let mut command = Command::new("tshark");
-    command.args(["-n", "-r"]).arg(file).args([
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-o",
-        "sctp.checksum:crc-32c",
-        "-T",
-        "fields",
-        "-E",
-        "separator=;",
-    ]);
-    for field in fields {
-        command.args(["-e", field]);
-    }
-    let output = command.output().expect("running tshark");
-    assert!(
-        output.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let hex = |text: &str| u32::from_str_radix(text.trim_start_matches("0x"), 16).ok();
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| {
-            let f: Vec<&str> = line.split(';').collect();
-            assert_eq!(f.len(), fields.len(), "{line}");
+    tshark::fields(file, &fields)
+        .into_iter()
+        .map(|f| {
+            assert_eq!(f.len(), fields.len(), "{f:?}");
             let some = |text: &str| (!text.is_empty()).then(|| text.to_owned());
             Packet {
                 src: f[0].parse().unwrap(),
                 dst: f[1].parse().unwrap(),
                 sport: f[2].parse().unwrap(),
                 dport: f[3].parse().unwrap(),
-                vtag: hex(f[4]).unwrap(),
-                chunk: f[5].split(',').next().unwrap().parse().unwrap(),
+                vtag: hex(&f[4]).unwrap(),
+                chunk: f[5].parse().unwrap(),
                 ttl: f[6].parse().unwrap(),
-                ip_checksum: f[7].to_owned(),
-                sctp_checksum: f[8].to_owned(),
-                initiate_tag: hex(f[9]).or_else(|| hex(f[10])),
-                abort_t_bit: some(f[11]).map(|t| t == "1" || t == "True"),
-                state_cookie: some(f[12]),
+                ip_checksum: f[7].clone(),
+                sctp_checksum: f[8].clone(),
+                initiate_tag: hex(&f[9]).or_else(|| hex(&f[10])),
+                abort_t_bit: some(&f[11]).map(|t| t == "1" || t == "True"),
+                state_cookie: some(&f[12]),
                 malformed: !f[13].is_empty(),
             }
         })
@@ -209,10 +108,8 @@ fn usrsctp_answers_init_on_port_9_of_the_target() {
     let peer = lab
         .start_sctp_peer()
         .expect("starting usrsctp's discard server");
-    let mut capture = Capture::start(&lab, "usrsctp");
     let target = Lab::TARGET_IP.to_string();
-    let states = nmap(&lab, "-sY", "9,10", &target);
-    let packets = capture.finish();
+    let (states, packets) = captured(&lab, "usrsctp", || nmap(&lab, "-sY", "9,10", &target));
     drop(peer);
 
     let port = SctpPeer::PORT;
@@ -244,26 +141,18 @@ fn nmap_finds_the_responders_sctp_ground_truth_and_tshark_its_answers_well_forme
     let Some(mut lab) = common::lab(LabConfig::responder_only(settings.clone())) else {
         return;
     };
-    // Nothing in XDP on vs0: the responder's answers reach nmap only through NAPI, which GRO
-    // turns on.
-    let gro = lab
-        .command_in_scanner("ethtool")
-        .args(["-K", lab.scanner_if(), "gro", "on"])
-        .status()
-        .expect("running ethtool");
-    assert!(gro.success());
+    common::gro_on_scanner_side(&lab);
     let hosts: Vec<Ipv4Addr> = settings.addresses().take(16).collect();
     let targets = format!("{}/28", hosts[0]);
     let ports = PORTS.map(|port| port.to_string()).join(",");
     let truth = |host: Ipv4Addr, port: u16| settings.sctp_truth(host, port).unwrap();
 
-    let mut capture = Capture::start(&lab, "responder-sctp");
-    let init_states = nmap(&lab, "-sY", &ports, &targets);
-    let init_packets = capture.finish();
-    drop(capture);
-    let mut capture = Capture::start(&lab, "responder-sctp-cookie");
-    let cookie_states = nmap(&lab, "-sZ", &ports, &targets);
-    let cookie_packets = capture.finish();
+    let (init_states, init_packets) = captured(&lab, "responder-sctp", || {
+        nmap(&lab, "-sY", &ports, &targets)
+    });
+    let (cookie_states, cookie_packets) = captured(&lab, "responder-sctp-cookie", || {
+        nmap(&lab, "-sZ", &ports, &targets)
+    });
     let counts = lab.stop_responder().expect("stopping the responder");
     eprintln!("responder: {counts:?}");
 
@@ -462,12 +351,7 @@ fn the_responder_discards_what_rfc_9260_says_to_discard() {
     let Some(mut lab) = common::lab(LabConfig::responder_only(settings.clone())) else {
         return;
     };
-    let gro = lab
-        .command_in_scanner("ethtool")
-        .args(["-K", lab.scanner_if(), "gro", "on"])
-        .status()
-        .expect("running ethtool");
-    assert!(gro.success());
+    common::gro_on_scanner_side(&lab);
     let host = settings.addresses().next().unwrap();
     let port_that_is = |wanted: Truth| {
         (1..=u16::MAX)

@@ -7,40 +7,11 @@ mod common;
 
 use std::{collections::BTreeMap, net::Ipv4Addr};
 
-use common::{Found, parse_json_lines_of, run, scanner};
+use common::{Found, nmap, parse_json_lines_of, run, scanner, sent_packets};
 use scanner_tests::{Lab, LabConfig, ResponderSettings, Truth};
 
 fn settings() -> ResponderSettings {
     ResponderSettings::new(common::scanner_bin())
-}
-
-/// `(host, port) -> state` of nmap's grepable output for `targets`.
-fn nmap_states(
-    lab: &Lab,
-    scan: &str,
-    ports: &str,
-    targets: &[String],
-) -> BTreeMap<(Ipv4Addr, u16), String> {
-    let output = lab
-        .command_in_scanner("nmap")
-        .args([scan, "-Pn", "-n", "-p", ports, "-oG", "-"])
-        .args(targets)
-        .output()
-        .expect("running nmap (apt-get install nmap; cargo xtask setup does)");
-    assert!(output.status.success(), "{output:?}");
-    let mut states = BTreeMap::new();
-    for line in String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| line.contains("Ports:"))
-    {
-        let host: Ipv4Addr = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        for entry in line.split("Ports: ").nth(1).unwrap().split(", ") {
-            let mut parts = entry.split('/');
-            let port = parts.next().unwrap().trim().parse().unwrap();
-            states.insert((host, port), parts.next().unwrap().to_owned());
-        }
-    }
-    states
 }
 
 /// Ours, the same way: silence is `silent` (filtered for -sY, open|filtered for -sZ).
@@ -71,7 +42,11 @@ fn our_states(
 
 fn compare(lab: &Lab, ports: &str, targets: &[String], what: &str) {
     for (scan, silent) in [("-sY", "filtered"), ("-sZ", "open|filtered")] {
-        let theirs = nmap_states(lab, scan, ports, targets);
+        let args: Vec<&str> = [scan, "-p", ports]
+            .into_iter()
+            .chain(targets.iter().map(String::as_str))
+            .collect();
+        let theirs = nmap::states(&nmap::grepable(lab, &args));
         let ours = our_states(lab, scan, ports, targets, silent);
         assert_eq!(
             theirs.len(),
@@ -92,14 +67,8 @@ fn states_equal_nmaps_on_every_kind_of_peer() {
     }) else {
         return;
     };
-    // nmap has no XDP program on vs0: the responder's answers (redirected by XDP on vt0) reach
-    // it only through NAPI, which GRO turns on.
-    let gro = lab
-        .command_in_scanner("ethtool")
-        .args(["-K", lab.scanner_if(), "gro", "on"])
-        .status()
-        .expect("running ethtool");
-    assert!(gro.success());
+    // nmap has no XDP program on vs0 to receive the responder's answers.
+    common::gro_on_scanner_side(&lab);
     // A host without SCTP: the kernel answers protocol unreachable (before usrsctp runs, whose
     // raw socket would swallow SCTP for the whole namespace).
     compare(&lab, "9,80", &["198.18.128.1".to_owned()], "no SCTP");
@@ -212,12 +181,4 @@ fn sctp_ping_keeps_only_hosts_that_answer() {
         stderr.contains(&format!("scanner: {} addresses x 1 ports", up.len())),
         "{stderr}"
     );
-}
-
-fn sent_packets(stderr: &str) -> u64 {
-    stderr
-        .lines()
-        .find_map(|line| line.trim_start().strip_prefix("sent ")?.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no `sent N packets` line in: {stderr}"))
 }

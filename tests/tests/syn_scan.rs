@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Found, lab_addresses, pairs, parse_json_lines, run, scanner};
+use common::{Found, lab_addresses, nmap, pairs, parse_json_lines, run, scanner};
 use scanner_tests::{Lab, LabConfig, lab_namespaces};
 
 const CLOSED: u16 = 23;
@@ -111,25 +111,11 @@ fn dropped_ports_stay_silent_and_admin_prohibited_ones_are_filtered() {
 
 /// `PORT/STATE` pairs of nmap's grepable output for one host.
 fn nmap_states(lab: &Lab, host: &str, ports: &str) -> BTreeSet<(u16, String)> {
-    let output = lab
-        .command_in_scanner("nmap")
-        .args(["-n", "-Pn", "-sS", "-p", ports, "-oG", "-", host])
-        .output()
-        .expect("running nmap (apt-get install nmap; cargo xtask setup does)");
-    assert!(output.status.success(), "nmap failed");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.contains("Ports:"))
-        .unwrap_or_else(|| panic!("no Ports: line in nmap output:\n{text}"));
-    let ports = line.split("Ports: ").nth(1).unwrap();
-    ports
-        .split(", ")
-        .map(|entry| {
-            let mut fields = entry.split('/');
-            let port = fields.next().unwrap().trim().parse().unwrap();
-            (port, fields.next().unwrap().to_owned())
-        })
+    let states = nmap::states(&nmap::grepable(lab, &["-sS", "-p", ports, host]));
+    assert!(!states.is_empty(), "no Ports: line in nmap's output");
+    states
+        .into_iter()
+        .map(|((_, port), state)| (port, state))
         .collect()
 }
 

@@ -12,6 +12,9 @@ use std::{
 use scanner_tests::{Lab, LabConfig};
 use serde_json::Value;
 
+pub mod nmap;
+pub mod tshark;
+
 /// A lab for this test, or `None` (test skipped with a note) when not root outside CI.
 /// Under `CI=true` a lab that cannot be built fails the test.
 pub fn lab(config: LabConfig) -> Option<Lab> {
@@ -123,43 +126,22 @@ pub fn assert_exactly(found: Vec<Found>, expected: &BTreeSet<Found>) {
     );
 }
 
-/// tshark's `fields` of every packet in `pcap`, with IPv4/TCP/UDP checksum validation on (so
-/// `*.checksum.status` fields mean something). Where a field occurs more than once (an ICMP
-/// error quotes our probe) the outer header's value is kept.
-pub fn tshark_fields(pcap: &std::path::Path, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut command = Command::new("tshark");
-    command
-        .args(["-n", "-r"])
-        .arg(pcap)
-        .args([
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-o",
-            "tcp.check_checksum:TRUE",
-        ])
-        .args([
-            "-o",
-            "udp.check_checksum:TRUE",
-            "-T",
-            "fields",
-            "-E",
-            "separator=;",
-        ]);
-    for field in fields {
-        command.args(["-e", field]);
-    }
-    let output = command.output().expect("running tshark");
-    assert!(
-        output.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
+/// The `N` of the summary's `  sent N packets (...)` line.
+pub fn sent_packets(stderr: &str) -> u64 {
+    stderr
         .lines()
-        .map(|line| {
-            line.split(';')
-                .map(|field| field.split(',').next().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .collect()
+        .find_map(|line| line.trim_start().strip_prefix("sent ")?.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `sent N packets` line in: {stderr}"))
+}
+
+/// Lets tools without an XDP program (nmap, tshark) receive on the scanner's `vs0` what the
+/// responder redirects there: those frames reach a stack only through NAPI, which GRO turns on.
+pub fn gro_on_scanner_side(lab: &Lab) {
+    let gro = lab
+        .command_in_scanner("ethtool")
+        .args(["-K", lab.scanner_if(), "gro", "on"])
+        .status()
+        .expect("running ethtool");
+    assert!(gro.success(), "ethtool -K gro on: {gro}");
 }
