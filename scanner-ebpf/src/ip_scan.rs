@@ -29,8 +29,10 @@ pub fn classify(
     l4: usize,
 ) -> Option<ReplyRecord> {
     let protocol = ip.protocol;
+    // The scan's "port" is the protocol.
+    let port = u16::from(protocol);
     let source_port = |cookie: Cookie| cookie.source_port(config.port_base, config.port_mask);
-    let mut reply = match protocol {
+    let reply = match protocol {
         ip_proto::TCP => {
             let tcp: *const TcpHdr = ptr_at(ctx, l4)?;
             let tcp = unsafe { &*tcp };
@@ -46,7 +48,7 @@ pub fn classify(
                 record::count(Counter::BadCookie);
                 return None;
             }
-            let mut reply = record::reply(ReplyKind::TcpRst, ip, ip.src(), 6, protocol);
+            let mut reply = record::reply(ReplyKind::TcpRst, ip, ip.src(), port, protocol);
             reply.tcp_flags = tcp.flags;
             reply.tcp_window = u16::from_be(tcp.window);
             reply
@@ -61,7 +63,7 @@ pub fn classify(
                 record::count(Counter::BadCookie);
                 return None;
             }
-            record::reply(ReplyKind::UdpReply, ip, ip.src(), 17, protocol)
+            record::reply(ReplyKind::UdpReply, ip, ip.src(), port, protocol)
         }
         ip_proto::SCTP => {
             let sctp: *const SctpHdr = ptr_at(ctx, l4)?;
@@ -76,21 +78,14 @@ pub fn classify(
                 record::count(Counter::BadCookie);
                 return None;
             }
-            let mut reply = record::reply(ReplyKind::SctpReply, ip, ip.src(), 132, protocol);
+            let mut reply = record::reply(ReplyKind::SctpReply, ip, ip.src(), port, protocol);
             reply.sctp_chunk = sctp.chunk_type;
             reply
         }
         // No header of ours to check: user space decides whether the sender was a target,
         // and the packet goes on to the kernel.
-        _ => record::reply(
-            ReplyKind::ProtoResponse,
-            ip,
-            ip.src(),
-            u16::from(protocol),
-            protocol,
-        ),
+        _ => record::reply(ReplyKind::ProtoResponse, ip, ip.src(), port, protocol),
     };
-    reply.port = u16::from(protocol);
     Some(reply)
 }
 

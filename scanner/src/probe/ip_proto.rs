@@ -10,36 +10,28 @@ use scanner_common::{
     checksum::Sum,
     cookie::{Cookie, ProbeId},
     family, ip_scan,
-    wire::{
-        ETH_HEADER_LEN, ETH_P_IPV4, IPV4_HEADER_LEN, SCTP_HEADER_LEN, UDP_HEADER_LEN, icmp,
-        ip_proto, tcp_flags,
-    },
+    wire::{SCTP_HEADER_LEN, UDP_HEADER_LEN, icmp, ip_proto, tcp_flags},
 };
 
 use super::{
     FrameAddrs, Probe,
+    ipv4::{self, L4},
     sctp::{self, Checksum},
 };
 use crate::verdict::{PortState, Proto, Reason, Verdict};
 
-const TTL: u8 = 64;
 /// TCP probe's window (nmap's default when it asks for none).
 const TCP_WINDOW: u16 = 1024;
 /// IGMP membership query (RFC 2236).
 const IGMP_QUERY: u8 = 0x11;
 const SCTP_INIT_LEN: usize = sctp::INIT_CHUNK.len();
 
-const IP: usize = ETH_HEADER_LEN;
-const L4: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN;
 /// The longest probe: the SCTP INIT.
 const MAX_FRAME: usize = L4 + SCTP_HEADER_LEN + SCTP_INIT_LEN;
 
 /// Where the per-probe fields sit in the frame.
 mod at {
-    use super::{IP, L4};
-    pub const IP_ID: usize = IP + 4;
-    pub const IP_CHECKSUM: usize = IP + 10;
-    pub const IP_DST: usize = IP + 16;
+    use super::L4;
     pub const SRC_PORT: usize = L4;
     pub const TCP_SEQ: usize = L4 + 4;
     pub const TCP_ACK: usize = L4 + 8;
@@ -56,8 +48,7 @@ mod at {
 struct Template {
     frame: [u8; MAX_FRAME],
     len: usize,
-    /// Sum of the IPv4 header.
-    ip_sum: Sum,
+    ip: ipv4::Header,
     /// Sum of what the transport checksum covers (pseudo-header without the destination).
     l4_sum: Sum,
 }
@@ -116,17 +107,8 @@ impl Template {
             _ => Vec::new(),
         };
         let len = L4 + payload.len();
-        frame[..6].copy_from_slice(&addrs.next_hop_mac);
-        frame[6..12].copy_from_slice(&addrs.source_mac);
-        frame[12..14].copy_from_slice(&ETH_P_IPV4.to_be_bytes());
-        let ip = &mut frame[IP..L4];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&((len - IP) as u16).to_be_bytes());
-        ip[8] = TTL;
-        ip[9] = protocol;
-        ip[12..16].copy_from_slice(&addrs.source_ip.octets());
+        let ip = ipv4::Header::write(&mut frame, addrs, protocol, payload.len());
         frame[L4..len].copy_from_slice(payload);
-        let ip_sum = Sum::of(&frame[IP..L4]);
         let l4_sum = match protocol {
             ip_proto::TCP | ip_proto::UDP => Sum::of(&addrs.source_ip.octets())
                 .add16(u16::from(protocol))
@@ -137,7 +119,7 @@ impl Template {
         Self {
             frame,
             len,
-            ip_sum,
+            ip,
             l4_sum,
         }
     }
@@ -170,15 +152,8 @@ impl Probe for IpProto {
         let put32 = |frame: &mut [u8], at: usize, value: u32| {
             frame[at..at + 4].copy_from_slice(&value.to_be_bytes());
         };
+        template.ip.patch(frame, cookie.ip_id(), target);
         let dst = u32::from(target);
-        let id = cookie.ip_id();
-        put16(frame, at::IP_ID, id);
-        put32(frame, at::IP_DST, dst);
-        put16(
-            frame,
-            at::IP_CHECKSUM,
-            template.ip_sum.add16(id).add32(dst).finish(),
-        );
         let sport = cookie.source_port(self.port_base, self.port_mask);
         let word = cookie.tcp_seq();
         match protocol {
@@ -314,7 +289,10 @@ mod tests {
             let eth = EthernetPacket::new(frame).unwrap();
             assert_eq!(eth.get_destination().octets(), ADDRS.next_hop_mac);
             let ip = Ipv4Packet::new(eth.payload()).unwrap();
-            assert_eq!(usize::from(ip.get_total_length()), len - ETH_HEADER_LEN);
+            assert_eq!(
+                usize::from(ip.get_total_length()),
+                len - crate::probe::ipv4::IP
+            );
             assert_eq!(ip.get_next_level_protocol(), IpNextHeaderProtocol(protocol));
             assert_eq!(
                 (ip.get_source(), ip.get_destination()),

@@ -2,6 +2,7 @@
 //! XDP program recorded for it. The engine knows nothing of protocols beyond this trait.
 
 pub mod ip_proto;
+pub mod ipv4;
 pub mod sctp;
 pub mod tcp_syn;
 

@@ -7,18 +7,16 @@ use std::net::Ipv4Addr;
 
 use scanner_common::{
     ReplyKind, ReplyRecord,
-    checksum::Sum,
     cookie::{Cookie, ProbeId},
     family,
-    wire::{ETH_HEADER_LEN, ETH_P_IPV4, IPV4_HEADER_LEN, SCTP_HEADER_LEN, ip_proto, sctp_chunk},
+    wire::{SCTP_HEADER_LEN, ip_proto, sctp_chunk},
 };
 
-use super::{FrameAddrs, Probe};
+use super::{
+    FrameAddrs, Probe,
+    ipv4::{self, L4},
+};
 use crate::verdict::{PortState, Proto, Reason, Verdict};
-
-const TTL: u8 = 64;
-const IP: usize = ETH_HEADER_LEN;
-const L4: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN;
 
 /// nmap's INIT chunk with a zero initiate tag and initial TSN: 20 bytes, a_rwnd 32768, 10
 /// outbound and 2048 inbound streams.
@@ -52,10 +50,7 @@ const COOKIE_ECHO_CHUNK: [u8; 8] = [sctp_chunk::COOKIE_ECHO, 0, 0, 8, 0, 0, 0, 0
 
 /// Where the per-probe fields sit in the frame.
 mod at {
-    use super::{IP, L4, SCTP_HEADER_LEN};
-    pub const IP_ID: usize = IP + 4;
-    pub const IP_CHECKSUM: usize = IP + 10;
-    pub const IP_DST: usize = IP + 16;
+    use super::{L4, SCTP_HEADER_LEN};
     pub const SRC_PORT: usize = L4;
     pub const DST_PORT: usize = L4 + 2;
     pub const VTAG: usize = L4 + 4;
@@ -97,7 +92,7 @@ pub struct Sctp {
     chunk: Chunk,
     checksum: Checksum,
     template: Vec<u8>,
-    ip_sum: Sum,
+    ip: ipv4::Header,
     port_base: u16,
     port_mask: u16,
 }
@@ -114,24 +109,15 @@ impl Sctp {
             Chunk::Init => &INIT_CHUNK,
             Chunk::CookieEcho => &COOKIE_ECHO_CHUNK,
         };
-        let len = L4 + SCTP_HEADER_LEN + body.len();
-        let mut template = vec![0u8; len];
-        template[..6].copy_from_slice(&addrs.next_hop_mac);
-        template[6..12].copy_from_slice(&addrs.source_mac);
-        template[12..14].copy_from_slice(&ETH_P_IPV4.to_be_bytes());
-        let ip = &mut template[IP..L4];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&((len - IP) as u16).to_be_bytes());
-        ip[8] = TTL;
-        ip[9] = ip_proto::SCTP;
-        ip[12..16].copy_from_slice(&addrs.source_ip.octets());
+        let sctp_len = SCTP_HEADER_LEN + body.len();
+        let mut template = vec![0u8; L4 + sctp_len];
+        let ip = ipv4::Header::write(&mut template, &addrs, ip_proto::SCTP, sctp_len);
         template[at::CHUNK..].copy_from_slice(body);
-        let ip_sum = Sum::of(&template[IP..L4]);
         Self {
             chunk,
             checksum,
             template,
-            ip_sum,
+            ip,
             port_base,
             port_mask,
         }
@@ -159,13 +145,8 @@ impl Probe for Sctp {
     fn patch(&self, frame: &mut [u8], target: Ipv4Addr, port: u16, cookie: Cookie) -> usize {
         let len = self.template.len();
         let frame = &mut frame[..len];
-        let dst = u32::from(target);
-        let id = cookie.ip_id();
         let tag = cookie.tcp_seq().to_be_bytes();
-        frame[at::IP_ID..at::IP_ID + 2].copy_from_slice(&id.to_be_bytes());
-        frame[at::IP_DST..at::IP_DST + 4].copy_from_slice(&dst.to_be_bytes());
-        let ip_check = self.ip_sum.add16(id).add32(dst).finish();
-        frame[at::IP_CHECKSUM..at::IP_CHECKSUM + 2].copy_from_slice(&ip_check.to_be_bytes());
+        self.ip.patch(frame, cookie.ip_id(), target);
         let sport = cookie.source_port(self.port_base, self.port_mask);
         frame[at::SRC_PORT..at::SRC_PORT + 2].copy_from_slice(&sport.to_be_bytes());
         frame[at::DST_PORT..at::DST_PORT + 2].copy_from_slice(&port.to_be_bytes());

@@ -3,38 +3,29 @@
 
 use std::net::Ipv4Addr;
 
-use pnet_packet::{
-    ethernet::{EtherTypes, MutableEthernetPacket},
-    ip::IpNextHeaderProtocols,
-    ipv4::MutableIpv4Packet,
-    tcp::{MutableTcpPacket, TcpFlags, TcpOption},
-};
+use pnet_packet::tcp::{MutableTcpPacket, TcpFlags, TcpOption};
 use scanner_common::{
     ReplyKind, ReplyRecord,
+    checksum::Sum,
     cookie::{Cookie, ProbeId},
     family,
-    wire::{ETH_HEADER_LEN, IPV4_HEADER_LEN, ip_proto},
+    wire::ip_proto,
 };
 
-use scanner_common::checksum::Sum;
-
-use super::{FrameAddrs, Probe};
+use super::{
+    FrameAddrs, Probe,
+    ipv4::{self, L4 as TCP_AT},
+};
 use crate::verdict::{PortState, Proto, Reason, Verdict};
 
 const TCP_LEN: usize = 24; // 20-byte header + MSS option
-const IP_LEN: usize = IPV4_HEADER_LEN + TCP_LEN;
-const FRAME_LEN: usize = ETH_HEADER_LEN + IP_LEN;
-const TCP_AT: usize = ETH_HEADER_LEN + IPV4_HEADER_LEN;
-const TTL: u8 = 64;
+const FRAME_LEN: usize = TCP_AT + TCP_LEN;
 const WINDOW: u16 = 1024;
 const MSS: u16 = 1460;
 
-/// Where the per-probe fields sit in the frame.
+/// Where the per-probe TCP fields sit in the frame.
 mod at {
-    use super::{ETH_HEADER_LEN as IP, TCP_AT as TCP};
-    pub const IP_ID: usize = IP + 4;
-    pub const IP_CHECKSUM: usize = IP + 10;
-    pub const IP_DST: usize = IP + 16;
+    use super::TCP_AT as TCP;
     pub const SRC_PORT: usize = TCP;
     pub const DST_PORT: usize = TCP + 2;
     pub const SEQ: usize = TCP + 4;
@@ -43,8 +34,7 @@ mod at {
 
 pub struct TcpSyn {
     template: [u8; FRAME_LEN],
-    /// Sum of the IPv4 header with every per-probe field zero.
-    ip_sum: Sum,
+    ip: ipv4::Header,
     /// Sum of the pseudo-header and segment with every per-probe field zero.
     tcp_sum: Sum,
     port_base: u16,
@@ -55,21 +45,7 @@ impl TcpSyn {
     /// Probes leave from `port_base + (cookie bits & port_mask)`.
     pub fn new(addrs: FrameAddrs, port_base: u16, port_mask: u16) -> Self {
         let mut template = [0u8; FRAME_LEN];
-        {
-            let mut eth = MutableEthernetPacket::new(&mut template).expect("frame fits");
-            eth.set_destination(addrs.next_hop_mac.into());
-            eth.set_source(addrs.source_mac.into());
-            eth.set_ethertype(EtherTypes::Ipv4);
-        }
-        {
-            let mut ip = MutableIpv4Packet::new(&mut template[ETH_HEADER_LEN..]).expect("fits");
-            ip.set_version(4);
-            ip.set_header_length((IPV4_HEADER_LEN / 4) as u8);
-            ip.set_total_length(IP_LEN as u16);
-            ip.set_ttl(TTL);
-            ip.set_next_level_protocol(IpNextHeaderProtocols::Tcp);
-            ip.set_source(addrs.source_ip);
-        }
+        let ip = ipv4::Header::write(&mut template, &addrs, ip_proto::TCP, TCP_LEN);
         {
             let mut tcp = MutableTcpPacket::new(&mut template[TCP_AT..]).expect("fits");
             tcp.set_data_offset((TCP_LEN / 4) as u8);
@@ -77,14 +53,13 @@ impl TcpSyn {
             tcp.set_window(WINDOW);
             tcp.set_options(&[TcpOption::mss(MSS)]);
         }
-        let ip_sum = Sum::of(&template[ETH_HEADER_LEN..TCP_AT]);
         let pseudo = Sum::of(&addrs.source_ip.octets())
             .add16(u16::from(ip_proto::TCP))
             .add16(TCP_LEN as u16);
         let tcp_sum = pseudo.combine(Sum::of(&template[TCP_AT..]));
         Self {
             template,
-            ip_sum,
+            ip,
             tcp_sum,
             port_base,
             port_mask,
@@ -113,13 +88,9 @@ impl Probe for TcpSyn {
     fn patch(&self, frame: &mut [u8], target: Ipv4Addr, port: u16, cookie: Cookie) -> usize {
         let frame: &mut [u8; FRAME_LEN] = (&mut frame[..FRAME_LEN]).try_into().expect("slot");
         let dst = u32::from(target);
-        let id = cookie.ip_id();
         let sport = cookie.source_port(self.port_base, self.port_mask);
         let seq = cookie.tcp_seq();
-        frame[at::IP_ID..at::IP_ID + 2].copy_from_slice(&id.to_be_bytes());
-        frame[at::IP_DST..at::IP_DST + 4].copy_from_slice(&dst.to_be_bytes());
-        let ip_check = self.ip_sum.add16(id).add32(dst).finish();
-        frame[at::IP_CHECKSUM..at::IP_CHECKSUM + 2].copy_from_slice(&ip_check.to_be_bytes());
+        self.ip.patch(frame, cookie.ip_id(), target);
         frame[at::SRC_PORT..at::SRC_PORT + 2].copy_from_slice(&sport.to_be_bytes());
         frame[at::DST_PORT..at::DST_PORT + 2].copy_from_slice(&port.to_be_bytes());
         frame[at::SEQ..at::SEQ + 4].copy_from_slice(&seq.to_be_bytes());
@@ -154,7 +125,7 @@ impl Probe for TcpSyn {
 mod tests {
     use pnet_packet::{
         Packet,
-        ethernet::EthernetPacket,
+        ethernet::{EtherTypes, EthernetPacket},
         ipv4::{self, Ipv4Packet},
         tcp::{self, TcpPacket},
     };
