@@ -5,14 +5,14 @@
 //! 0x82F63B78) of the whole SCTP packet with its checksum field zero. [`crc32c`] returns the
 //! standard CRC-32C value (`crc32c(b"123456789") == 0xE3069283`); the wire carries it
 //! little-endian (`to_le_bytes()`), which is what Linux's `sctp_compute_cksum`
-//! (`cpu_to_le32(~crc)`) and usrsctp store, and what tshark accepts as good. RFC 2960's
-//! original Adler-32 ([`adler32`], for `--adler32`) is stored big-endian (nmap: `htonl`).
+//! (`cpu_to_le32(~crc)`) and usrsctp store, and what tshark accepts as good. (RFC 2960's
+//! original Adler-32, for the scanner's `--adler32`, is user space's alone: `adler2` there.)
 //!
-//! Both loops are bounded by the input's length, and the CRC's table is a `static` (256
+//! The loop is bounded by the input's length, and the CRC's table is a `static` (256
 //! `u32`s in `.rodata`), indexed by a `u8`: no bounds check the verifier could trip on.
 
 /// The common header: ports, verification tag, checksum (RFC 9260 3.1).
-pub const HEADER_LEN: usize = 12;
+pub const HEADER_LEN: usize = crate::wire::SCTP_HEADER_LEN;
 /// Offset of the checksum in the common header.
 pub const CHECKSUM_AT: usize = 8;
 /// A chunk header: type, flags, length.
@@ -98,22 +98,6 @@ impl Crc32c {
 #[inline(always)]
 pub fn crc32c(bytes: &[u8]) -> u32 {
     Crc32c::new().update(bytes).finish()
-}
-
-/// Adler-32 (RFC 1950; RFC 2960 appendix B) of `bytes`. SCTP stores its `to_be_bytes()`.
-pub fn adler32(bytes: &[u8]) -> u32 {
-    const MOD: u32 = 65521;
-    // 5552 bytes is the most that cannot overflow u32 before the reduction (zlib's NMAX).
-    let (mut a, mut b) = (1u32, 0u32);
-    for block in bytes.chunks(5552) {
-        for &byte in block {
-            a += u32::from(byte);
-            b += a;
-        }
-        a %= MOD;
-        b %= MOD;
-    }
-    (b << 16) | a
 }
 
 /// Writes the CRC-32C of `packet` (an SCTP packet, checksum field ignored) into its checksum
@@ -229,14 +213,6 @@ mod tests {
             .update(&bytes[333..])
             .finish();
         assert_eq!(split, crc32c(&bytes));
-    }
-
-    #[test]
-    fn adler32_published_vectors() {
-        assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
-        assert_eq!(adler32(b""), 1);
-        // Long input exercises the reduction: Python's zlib.adler32 of 100000 bytes of 0xff.
-        assert_eq!(adler32(&[0xff; 100_000]), 0x149a_302c);
     }
 
     /// nmap 7.93's -sY INIT to 198.18.0.2 port 80 (a lab capture), checksum as it arrived:

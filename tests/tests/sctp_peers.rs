@@ -369,8 +369,8 @@ fn the_responder_discards_what_rfc_9260_says_to_discard() {
     bad_crc[20] ^= 0x40;
     let mut adler = sctp_packet(40003, open, 0, &[&init]);
     adler[8..12].fill(0);
-    let sum = sctp::adler32(&adler);
-    adler[8..12].copy_from_slice(&sum.to_be_bytes());
+    let sum = scanner::probe::sctp::Checksum::Adler32.field(&adler);
+    adler[8..12].copy_from_slice(&sum);
     let mut huge_length = init_chunk(0x1111_1111, &[]);
     huge_length[2..4].copy_from_slice(&u16::MAX.to_be_bytes());
     let probes = [
