@@ -32,6 +32,17 @@ pub struct ProbeId {
 }
 
 impl ProbeId {
+    /// The identity of a port scan's probe (SYN, SCTP): `port` of `target` in `proto`.
+    #[inline(always)]
+    pub const fn port_scan(source: u32, target: u32, port: u16, proto: u8) -> Self {
+        Self {
+            source,
+            target,
+            port,
+            proto,
+        }
+    }
+
     /// The identity of an IP protocol scan (-sO) probe: its protocol is its "port", so the
     /// message's port is 0 (no SYN-scan probe aliases one: those have protocol 6 and a port).
     #[inline(always)]

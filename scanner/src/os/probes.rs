@@ -28,22 +28,14 @@ const TCP_LEN: usize = 20;
 const UDP_LEN: usize = 8;
 const ICMP_LEN: usize = 8;
 
-const PROTO_ICMP: u8 = 1;
-const PROTO_TCP: u8 = 6;
-const PROTO_UDP: u8 = 17;
+const PROTO_ICMP: u8 = ip_proto::ICMP;
+const PROTO_TCP: u8 = ip_proto::TCP;
+const PROTO_UDP: u8 = ip_proto::UDP;
 const IP_DF: u16 = 0x4000;
 const TOS_RELIABILITY: u8 = 0x04;
 
-pub(crate) mod tcp_flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-    pub const URG: u8 = 0x20;
-    pub const ECE: u8 = 0x40;
-    pub const CWR: u8 = 0x80;
-}
+use scanner_common::wire::ip_proto;
+pub(crate) use scanner_common::wire::tcp_flags;
 use tcp_flags::*;
 
 /// nmap's TCP option blocks (prbOpts). Timestamps carry TSval 0xFFFFFFFF, TSecr 0.

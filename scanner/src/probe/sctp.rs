@@ -129,12 +129,7 @@ impl Probe for Sctp {
     const XDP_FAMILIES: u32 = family::SCTP;
 
     fn id(&self, source: Ipv4Addr, target: Ipv4Addr, port: u16) -> ProbeId {
-        ProbeId {
-            source: u32::from(source),
-            target: u32::from(target),
-            port,
-            proto: ip_proto::SCTP,
-        }
+        ProbeId::port_scan(u32::from(source), u32::from(target), port, ip_proto::SCTP)
     }
 
     fn template(&self) -> &[u8] {

@@ -72,12 +72,7 @@ impl Probe for TcpSyn {
     const XDP_FAMILIES: u32 = family::TCP;
 
     fn id(&self, source: Ipv4Addr, target: Ipv4Addr, port: u16) -> ProbeId {
-        ProbeId {
-            source: u32::from(source),
-            target: u32::from(target),
-            port,
-            proto: ip_proto::TCP,
-        }
+        ProbeId::port_scan(u32::from(source), u32::from(target), port, ip_proto::TCP)
     }
 
     fn template(&self) -> &[u8] {
