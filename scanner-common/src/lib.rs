@@ -10,6 +10,7 @@
 pub mod checksum;
 pub mod cookie;
 pub mod ip_scan;
+pub mod os;
 pub mod responder;
 pub mod sctp;
 pub mod wire;
@@ -44,6 +45,10 @@ pub mod family {
     /// SCTP probes (INIT or COOKIE ECHO scan) with the cookie in the source port, the IP ID
     /// and the 32 bits an answer reflects as its verification tag.
     pub const SCTP: u32 = 1 << 2;
+    /// OS detection (-O): replies to nmap's OS probes, recognised by the keyed ports and echo
+    /// ids of [`os::OsIdentity`](crate::os::OsIdentity), copied whole as [`OsReplyCopy`].
+    /// Used alone: an OS detection stage claims nothing else.
+    pub const OS: u32 = 1 << 3;
 }
 
 /// What the XDP program copies into the ring for --pcap/--packet-trace (bits of
@@ -172,6 +177,25 @@ pub struct FrameCopy {
     pub bytes: [u8; FRAME_SNAP],
 }
 
+/// Bytes of a reply an [`OsReplyCopy`] keeps: an ICMP error of the largest size RFC 1812 lets
+/// routers send (576 bytes of IP) behind its Ethernet header, so U1's quoted datagram is whole.
+pub const OS_SNAP: usize = 592;
+
+/// A reply to an OS-detection probe, pushed through the ring (told apart from the other
+/// entries by size): OS detection reads every header field and the quoted probe, not a summary.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct OsReplyCopy {
+    /// `bpf_ktime_get_ns()` when it arrived (CLOCK_MONOTONIC).
+    pub timestamp_ns: u64,
+    /// The frame's length on the wire.
+    pub wire_len: u32,
+    /// How many bytes of `bytes` are the frame's.
+    pub kept: u16,
+    pub _reserved: u16,
+    pub bytes: [u8; OS_SNAP],
+}
+
 /// Per-CPU counters of the XDP program, indices into [`COUNTERS_MAP`].
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +240,7 @@ mod tests {
         assert_eq!(core::mem::size_of::<XdpConfig>(), 32);
         assert_eq!(core::mem::size_of::<ReplyRecord>(), 32);
         assert_eq!(core::mem::size_of::<FrameCopy>(), 16 + FRAME_SNAP);
+        assert_eq!(core::mem::size_of::<OsReplyCopy>(), 16 + OS_SNAP);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod icmp;
 mod ip_scan;
+mod os;
 mod record;
 mod sctp;
 mod tcp;
@@ -37,6 +38,9 @@ fn config() -> XdpConfig {
 pub fn scanner(ctx: XdpContext) -> u32 {
     record::count(Counter::Seen);
     let config = config();
+    if config.families & family::OS != 0 {
+        return os_detection(&ctx, &config);
+    }
     match classify(&ctx, &config) {
         Some(reply) => {
             record::push(&reply);
@@ -59,18 +63,36 @@ pub fn scanner(ctx: XdpContext) -> u32 {
     }
 }
 
-/// Returns the record of a reply to one of our probes, or `None` for anything else.
+/// The OS detection stage claims only replies to its own probes (see [`os`]).
 #[inline(always)]
-fn classify(ctx: &XdpContext, config: &XdpConfig) -> Option<ReplyRecord> {
+fn os_detection(ctx: &XdpContext, config: &XdpConfig) -> u32 {
+    let Some(ip) = ipv4_to_us(ctx, config) else {
+        return xdp_action::XDP_PASS;
+    };
+    let Some(header_len) = ip.header_len() else {
+        return xdp_action::XDP_PASS;
+    };
+    os::reply(ctx, config, ip, wire::ETH_HEADER_LEN + header_len, unsafe {
+        bpf_ktime_get_ns()
+    })
+}
+
+/// The IPv4 header of a packet to our address that is not a fragment.
+#[inline(always)]
+fn ipv4_to_us<'a>(ctx: &'a XdpContext, config: &XdpConfig) -> Option<&'a Ipv4Hdr> {
     let eth: *const EthHdr = ptr_at(ctx, 0)?;
     if unsafe { (*eth).ether_type } != wire::ETH_P_IPV4.to_be() {
         return None;
     }
     let ip: *const Ipv4Hdr = ptr_at(ctx, wire::ETH_HEADER_LEN)?;
     let ip = unsafe { &*ip };
-    if ip.dst() != config.source_ip || ip.is_fragment() {
-        return None;
-    }
+    (ip.dst() == config.source_ip && !ip.is_fragment()).then_some(ip)
+}
+
+/// Returns the record of a reply to one of our probes, or `None` for anything else.
+#[inline(always)]
+fn classify(ctx: &XdpContext, config: &XdpConfig) -> Option<ReplyRecord> {
+    let ip = ipv4_to_us(ctx, config)?;
     let l4 = wire::ETH_HEADER_LEN + ip.header_len()?;
     match ip.protocol {
         wire::ip_proto::ICMP => icmp::classify(ctx, config, ip, l4),

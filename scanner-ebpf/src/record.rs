@@ -11,7 +11,7 @@ use scanner_ebpf::headers::Ipv4Hdr;
 
 /// User space may resize it at load time (`EbpfLoader::map_max_entries`).
 #[map]
-static REPLIES: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
+pub static REPLIES: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
 
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT, 0);

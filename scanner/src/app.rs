@@ -1,6 +1,7 @@
 //! From a command line to a finished scan: resolve the input into a plan, run it, print it.
 
 use std::{
+    collections::{BTreeMap, HashMap},
     net::Ipv4Addr,
     process::ExitCode,
     sync::{
@@ -19,6 +20,12 @@ use crate::{
     discovery,
     engine::{self, ScanOptions, SourcePorts},
     order::{ScanSpace, WalkPlan},
+    os::db::{Dialect, OsDb},
+    osscan::{
+        self, OsOptions,
+        host::OsTarget,
+        report::{OsReport, ReportOptions},
+    },
     output::{
         json::JsonLines,
         summary,
@@ -34,7 +41,7 @@ use crate::{
     send::{self, SendPath},
     services::Services,
     targets::{AddressPolicy, Blocklist, PortList, TargetSet},
-    verdict::Proto,
+    verdict::{PortState, Proto},
 };
 
 /// A problem with what the user asked for (exit code 2), as opposed to one met while scanning.
@@ -62,6 +69,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         ScanType::SctpInit | ScanType::SctpCookieEcho => Sctp::PROTO,
     };
     check_capture(&cli)?;
+    let os_db = match cli.os_detection {
+        true => Some(os_database(&cli)?),
+        false => None,
+    };
     if cli.shard >= cli.shards {
         return Err(input_error(format!(
             "--shard {} is out of range: shards are numbered 0 to {}",
@@ -102,12 +113,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         ScanType::Syn => {
             let probe = TcpSyn::new(addrs, source_ports.base, source_ports.mask);
             let options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
-            scan(&cli, probe, space, &options)
+            let os = os_db.map(|db| OsStage { db, addrs });
+            scan(&cli, probe, space, &options, os)
         }
         ScanType::IpProto => {
             let probe = IpProto::new(addrs, source_ports.base, source_ports.mask);
             let options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
-            scan(&cli, probe, space, &options)
+            scan(&cli, probe, space, &options, None)
         }
         ScanType::SctpInit | ScanType::SctpCookieEcho => {
             let chunk = match cli.scan_type {
@@ -122,9 +134,47 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 source_ports.mask,
             );
             let options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
-            scan(&cli, probe, space, &options)
+            scan(&cli, probe, space, &options, None)
         }
     }
+}
+
+/// What OS detection needs beyond the port scan.
+struct OsStage {
+    db: OsDb,
+    addrs: FrameAddrs,
+}
+
+/// The built-in fingerprints (measured in the lab, see os-db/README.md), used without --os-db.
+const BUILTIN_OS_DB: &str = include_str!("../os-db/scanner-os-db");
+
+/// -O's database: --os-db FILE, or the built-in one. Read before anything is sent, so a bad
+/// file costs no scan.
+fn os_database(cli: &Cli) -> Result<OsDb> {
+    if cli.scan_type != ScanType::Syn {
+        return Err(input_error(
+            "-O needs the TCP SYN scan (-sS), which finds the open and closed ports it probes",
+        ));
+    }
+    if cli.dry_run {
+        return Err(input_error(
+            "-O sends its probes: it cannot be combined with --dry-run",
+        ));
+    }
+    let Some(path) = &cli.os_db else {
+        return OsDb::parse(BUILTIN_OS_DB, Dialect::Nmap794)
+            .context("the built-in OS database does not parse");
+    };
+    let text = std::fs::read(path)
+        .map_err(|err| input_error(format!("cannot read --os-db {}: {err}", path.display())))?;
+    let text = String::from_utf8_lossy(&text);
+    let dialect = match cli.os_db_dialect.as_str() {
+        "nmap-7.93" => Dialect::Nmap793,
+        "nmap-7.94" => Dialect::Nmap794,
+        _ => Dialect::of_file(&text),
+    };
+    OsDb::parse(&text, dialect)
+        .map_err(|err| input_error(format!("--os-db {}: {err}", path.display())))
 }
 
 fn sctp_checksum(cli: &Cli) -> Checksum {
@@ -273,6 +323,7 @@ fn scan<P: Probe + 'static>(
     probe: P,
     space: Arc<ScanSpace>,
     options: &ScanOptions,
+    os: Option<OsStage>,
 ) -> Result<ExitCode> {
     let seed = cli.seed.unwrap_or_else(rand::random);
     let plan = Arc::new(
@@ -313,7 +364,7 @@ fn scan<P: Probe + 'static>(
             Arc::clone(&space),
             Arc::clone(&plan),
             options,
-            stop,
+            Arc::clone(&stop),
             |result| {
                 if let Some(json) = json.as_mut() {
                     json.write(result)?;
@@ -323,6 +374,51 @@ fn scan<P: Probe + 'static>(
         )
         .await
     })?;
+    let mut host_notes = HashMap::new();
+    let mut os_interrupted = false;
+    if let Some(os) = &os
+        && !outcome.stats.interrupted
+    {
+        let targets = os_targets(&outcome.results);
+        let os_options = OsOptions {
+            interface: options.interface.clone(),
+            addrs: os.addrs,
+            rate: options.rate.unwrap_or(DEFAULT_RATE),
+            max_tries: cli.max_os_tries,
+            capture: options.capture.clone(),
+        };
+        let detected = runtime.block_on(osscan::detect(
+            &targets,
+            Some(&os.db),
+            &os_options,
+            Arc::clone(&stop),
+        ))?;
+        let report_options = |ip: Ipv4Addr| ReportOptions {
+            guess: cli.osscan_guess,
+            show_fingerprint: cli.verbose > 0 || cli.debug > 0,
+            on_link: route::route_to(ip).is_ok_and(|route| route.gateway.is_none()),
+            mac_prefix: Some([
+                os.addrs.next_hop_mac[0],
+                os.addrs.next_hop_mac[1],
+                os.addrs.next_hop_mac[2],
+            ]),
+        };
+        for host in &detected.hosts {
+            let report = OsReport::new(host, &report_options(host.target.address));
+            if let Some(json) = json.as_mut() {
+                json.write_os(&report)?;
+            }
+            host_notes.insert(report.ip, report.text().to_owned());
+        }
+        eprintln!(
+            "scanner: OS detection: {} hosts, {} probes sent, {} replies, {:.2}s",
+            detected.hosts.len(),
+            detected.probes_sent,
+            detected.replies,
+            detected.elapsed.as_secs_f64()
+        );
+        os_interrupted = detected.interrupted;
+    }
     if let Some(json) = json {
         json.finish().context("writing JSON output")?;
     }
@@ -340,6 +436,7 @@ fn scan<P: Probe + 'static>(
             &TableOptions {
                 reason: cli.reason,
                 max_hosts: cli.max_host_tables,
+                host_notes,
             },
         );
         print!("{text}");
@@ -360,11 +457,34 @@ fn scan<P: Probe + 'static>(
             },
         )
     );
-    Ok(if outcome.stats.interrupted {
+    Ok(if outcome.stats.interrupted || os_interrupted {
         ExitCode::from(130)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The hosts -O probes: each that answered the port scan, with its lowest open and lowest
+/// closed port (nmap takes the first of each in port order).
+fn os_targets(results: &[crate::results::ScanResult]) -> Vec<OsTarget> {
+    let mut hosts: BTreeMap<Ipv4Addr, OsTarget> = BTreeMap::new();
+    for result in results {
+        let host = hosts.entry(result.ip).or_insert(OsTarget {
+            address: result.ip,
+            open_tcp_port: None,
+            closed_tcp_port: None,
+        });
+        let slot = match result.state {
+            PortState::Open => &mut host.open_tcp_port,
+            PortState::Closed => &mut host.closed_tcp_port,
+            _ => continue,
+        };
+        *slot = Some(slot.map_or(result.port, |port| port.min(result.port)));
+    }
+    hosts
+        .into_values()
+        .filter(|host| host.open_tcp_port.is_some() || host.closed_tcp_port.is_some())
+        .collect()
 }
 
 /// Ctrl-C and SIGTERM end the scan early; results so far are still written.

@@ -176,9 +176,39 @@ pub struct Cli {
     #[arg(long)]
     pub adler32: bool,
 
+    /// OS detection, as nmap's -O: nmap's sixteen TCP/IP probes to each host that answered the
+    /// port scan, its fingerprint, and matches from --os-db.
+    #[arg(short = 'O', action = ArgAction::SetTrue)]
+    pub os_detection: bool,
+
+    /// The fingerprint database for -O, in nmap-os-db format (e.g. nmap's own,
+    /// /usr/share/nmap/nmap-os-db) [default: the scanner's own, built in].
+    #[arg(long, value_name = "FILE", requires = "os_detection")]
+    pub os_db: Option<PathBuf>,
+
+    /// How --os-db reads a test line without R (nmap changed it in 7.94): nmap-7.93,
+    /// nmap-7.94, or auto (by the file's $Id date: before 2023 it came with 7.93 or older).
+    #[arg(long, value_name = "NMAP", default_value = "auto", requires = "os_db",
+          value_parser = ["auto", "nmap-7.93", "nmap-7.94"])]
+    pub os_db_dialect: String,
+
+    /// With -O: print the closest matches even when none is exact (nmap's --osscan-guess).
+    #[arg(long, alias = "fuzzy", requires = "os_detection")]
+    pub osscan_guess: bool,
+
+    /// With -O: rounds of OS probes per host before giving up on a perfect match (nmap's
+    /// --max-os-tries).
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "os_detection",
+          value_parser = clap::value_parser!(u8).range(1..=scanner_common::os::MAX_TRIES as i64))]
+    pub max_os_tries: u8,
+
     /// More output.
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
+
+    /// Debugging output (nmap's -d): with -O, every fingerprint.
+    #[arg(short = 'd', action = ArgAction::Count)]
+    pub debug: u8,
 }
 
 /// Subcommands: lab tools beside the scan.

@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod engine;
 pub mod order;
 pub mod os;
+pub mod osscan;
 pub mod output;
 pub mod probe;
 pub mod protocols;

@@ -118,6 +118,25 @@ pub enum Problem {
     ResponseWithoutY { test: TestName, value: String },
 }
 
+impl Dialect {
+    /// The dialect of the nmap release a file came with, by the date of its `$Id` line (nmap
+    /// 7.94 came out in 2023); a file without one (the scanner's own) reads as 7.94.
+    pub fn of_file(text: &str) -> Dialect {
+        let year = text
+            .lines()
+            .take_while(|line| line.starts_with('#') || line.trim().is_empty())
+            .find_map(|line| {
+                let id = line.split("$Id: ").nth(1)?;
+                let date = id.split_whitespace().nth(2)?;
+                date.get(..4)?.parse::<u32>().ok()
+            });
+        match year {
+            Some(year) if year < 2023 => Dialect::Nmap793,
+            _ => Dialect::Nmap794,
+        }
+    }
+}
+
 impl OsDb {
     /// Reads and parses a database file.
     pub fn load(path: impl AsRef<Path>, dialect: Dialect) -> Result<OsDb, DbError> {

@@ -16,7 +16,7 @@ pub const MAX_MATCHES: usize = 36;
 pub const MAX_PRINTED_PERFECT: usize = 8;
 /// At most this many "Aggressive OS guesses", within 10 points of the best.
 pub const MAX_GUESSES: usize = 10;
-const GUESS_SPREAD: f64 = 0.10;
+pub const GUESS_SPREAD: f64 = 0.10;
 
 /// Points counted and matched between one reference and the subject.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

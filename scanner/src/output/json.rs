@@ -30,6 +30,23 @@ impl JsonLines {
         self.out.write_all(b"\n")
     }
 
+    /// A host's OS detection result: `{"ip": ..., "os": {...}}`.
+    pub fn write_os(&mut self, report: &crate::osscan::report::OsReport) -> io::Result<()> {
+        #[derive(serde::Serialize)]
+        struct HostOs<'a> {
+            ip: std::net::Ipv4Addr,
+            os: &'a crate::osscan::report::OsReport,
+        }
+        serde_json::to_writer(
+            &mut self.out,
+            &HostOs {
+                ip: report.ip,
+                os: report,
+            },
+        )?;
+        self.out.write_all(b"\n")
+    }
+
     pub fn finish(mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -29,6 +29,8 @@ pub struct TableOptions {
     pub reason: bool,
     /// Above this many responding hosts, print per-port totals instead of per-host tables.
     pub max_hosts: usize,
+    /// Lines printed under a host's table (OS detection's result).
+    pub host_notes: HashMap<Ipv4Addr, String>,
 }
 
 /// One row of a host's table: what one port got.
@@ -86,6 +88,7 @@ pub fn render(
                 proto,
                 services,
                 options.reason,
+                options.host_notes.get(ip).map(String::as_str),
             );
         }
     } else {
@@ -98,6 +101,9 @@ pub fn render(
             services,
             by_host.len(),
         );
+        for (ip, note) in &options.host_notes {
+            let _ = write!(out, "\nScan report for {ip}\n{note}");
+        }
     }
     out
 }
@@ -109,6 +115,7 @@ fn host_table(
     proto: Proto,
     services: &Services,
     reason: bool,
+    note: Option<&str>,
 ) {
     let _ = writeln!(out, "Scan report for {ip}\nHost is up.");
     let mut per_state: BTreeMap<PortState, Vec<Row>> = BTreeMap::new();
@@ -128,6 +135,7 @@ fn host_table(
         rows.retain(|row| row.state != *state);
     }
     if rows.is_empty() {
+        out.push_str(note.unwrap_or_default());
         out.push('\n');
         return;
     }
@@ -149,6 +157,7 @@ fn host_table(
         .collect();
     let header = [port_header(proto), "STATE", "SERVICE", "REASON"];
     write_columns(out, &header, &cells, if reason { 4 } else { 3 });
+    out.push_str(note.unwrap_or_default());
     out.push('\n');
 }
 
@@ -304,6 +313,7 @@ mod tests {
             &TableOptions {
                 reason: true,
                 max_hosts: 10,
+                host_notes: HashMap::new(),
             },
         );
         assert_eq!(
@@ -337,6 +347,7 @@ mod tests {
             &TableOptions {
                 reason: false,
                 max_hosts: 10,
+                host_notes: HashMap::new(),
             },
         );
         assert!(
@@ -363,6 +374,7 @@ mod tests {
             &TableOptions {
                 reason: false,
                 max_hosts: 1,
+                host_notes: HashMap::new(),
             },
         );
         assert_eq!(
@@ -394,6 +406,7 @@ mod tests {
             &TableOptions {
                 reason: false,
                 max_hosts: 1,
+                host_notes: HashMap::new(),
             },
         );
         assert_eq!(
@@ -413,6 +426,7 @@ mod tests {
             &TableOptions {
                 reason: false,
                 max_hosts: 10,
+                host_notes: HashMap::new(),
             },
         );
         assert!(!per_host.contains("8081"), "{per_host}");

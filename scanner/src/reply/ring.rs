@@ -3,7 +3,7 @@
 use std::io;
 
 use aya::maps::{MapData, RingBuf};
-use scanner_common::{FrameCopy, ReplyRecord};
+use scanner_common::{FrameCopy, OsReplyCopy, ReplyRecord};
 use tokio::io::{Interest, unix::AsyncFd};
 
 pub struct ReplyRing {
@@ -39,15 +39,21 @@ pub trait ReplySink {
     fn record(&mut self, record: ReplyRecord);
     /// A frame copied for capture (only when capture is on).
     fn frame(&mut self, copy: &FrameCopy);
+    /// A reply to an OS-detection probe (only in the OS detection stage).
+    fn os_reply(&mut self, _copy: &OsReplyCopy) {}
 }
 
-/// Entries are told apart by size: a [`ReplyRecord`] or a [`FrameCopy`].
+/// Entries are told apart by size: a [`ReplyRecord`], a [`FrameCopy`] or an [`OsReplyCopy`].
 fn drain(ring: &mut RingBuf<MapData>, sink: &mut impl ReplySink) -> usize {
     let mut count = 0;
     while let Some(item) = ring.next() {
         if item.len() == size_of::<FrameCopy>() {
             let copy: FrameCopy = bytemuck::pod_read_unaligned(&item);
             sink.frame(&copy);
+        } else if item.len() == size_of::<OsReplyCopy>() {
+            let copy: OsReplyCopy = bytemuck::pod_read_unaligned(&item);
+            sink.os_reply(&copy);
+            count += 1;
         } else if let Some(bytes) = item.get(..size_of::<ReplyRecord>()) {
             sink.record(bytemuck::pod_read_unaligned(bytes));
             count += 1;
