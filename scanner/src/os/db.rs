@@ -19,7 +19,8 @@ pub const SYSTEM_DB_PATH: &str = "/usr/share/nmap/nmap-os-db";
 /// changes scores: R is worth up to 100 points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
-    /// nmap up to 7.93: the reference simply has no R, which is then not scored.
+    /// nmap up to 7.93: the reference simply has no R, which is then not scored; and values
+    /// match by 7.93's rules ([`Expr::nmap793`]).
     Nmap793,
     /// nmap 7.94 and later: R=Y when the line has other attributes, R=N when it has none.
     Nmap794,
@@ -295,10 +296,14 @@ fn reference_line(
         return Ok(());
     }
     let test = parse_test_line(line, |test, attr, value| {
-        Expr::parse(value).map_err(|error| Problem::BadExpression {
+        let expr = Expr::parse(value).map_err(|error| Problem::BadExpression {
             test,
             attr: attr.to_owned(),
             error,
+        })?;
+        Ok(match dialect {
+            Dialect::Nmap793 => expr.nmap793(),
+            Dialect::Nmap794 => expr,
         })
     })?;
     let test = with_response_default(test, dialect)?;

@@ -30,6 +30,8 @@ enum Alt {
 pub struct Expr {
     source: String,
     alts: Vec<Alt>,
+    /// Matched by nmap 7.93's rules (see [`Expr::nmap793`]) instead of today's.
+    nmap793: bool,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -56,7 +58,19 @@ impl Expr {
         Ok(Expr {
             source: source.to_owned(),
             alts,
+            nmap793: false,
         })
+    }
+
+    /// This expression as nmap up to 7.93 matched it (osscan.cc: expr_match before 7.94):
+    /// a value is numeric when all of it parses as hex; `<`, `>` and ranges apply only to
+    /// numeric values (a range is tried wherever a '-' follows in the expression); any other
+    /// alternative followed by '|' matches every value it is a prefix of (so an empty one
+    /// matches anything), and the last one matches only itself. Scores of nmap 7.93 depend on
+    /// these rules, e.g. `O1=|M5B4NNS` accepts every O1.
+    pub fn nmap793(mut self) -> Expr {
+        self.nmap793 = true;
+        self
     }
 
     pub fn as_str(&self) -> &str {
@@ -66,6 +80,9 @@ impl Expr {
     /// Whether `value` (an observed value) satisfies this expression. `nested` enables the
     /// bracket syntax (nmap enables it for the OPS test and the O attributes).
     pub fn matches(&self, value: &str, nested: bool) -> bool {
+        if self.nmap793 {
+            return legacy_matches(self.source.as_bytes(), value.as_bytes());
+        }
         self.alts.iter().any(|alt| {
             if nested
                 && let Alt::Exact(text) = alt
@@ -100,6 +117,96 @@ impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
     }
+}
+
+/// nmap 7.93's expr_match, step for step (C string semantics on bytes).
+fn legacy_matches(expr: &[u8], value: &[u8]) -> bool {
+    let (value_num, value_end) = strtol16(value);
+    let numeric = value_end == value.len();
+    let value_num = value_num as u32;
+    let mut p = 0;
+    loop {
+        let q = expr[p..].iter().position(|&b| b == b'|').map(|i| p + i);
+        let first = expr.get(p).copied();
+        if numeric && matches!(first, Some(b'<' | b'>')) {
+            let (bound, end) = strtol16(&expr[p + 1..]);
+            let end = p + 1 + end;
+            if Some(end) == q || end == expr.len() {
+                let bound = bound as u32;
+                if (first == Some(b'<') && value_num < bound)
+                    || (first == Some(b'>') && value_num > bound)
+                {
+                    return true;
+                }
+            }
+        } else if let Some(dash) = expr[p..]
+            .iter()
+            .position(|&b| b == b'-')
+            .map(|i| p + i)
+            .filter(|_| numeric)
+        {
+            let (low, end) = strtol16(&expr[p..]);
+            if p + end == dash {
+                let (high, end) = strtol16(&expr[dash + 1..]);
+                let end = dash + 1 + end;
+                if (Some(end) == q || end == expr.len())
+                    && value_num >= low as u32
+                    && value_num <= high as u32
+                {
+                    return true;
+                }
+            }
+        } else {
+            let matched = match q {
+                // strncmp(p, val, q - p) == 0: val starts with the alternative.
+                Some(q) => value.starts_with(&expr[p..q]),
+                None => &expr[p..] == value,
+            };
+            if matched {
+                return true;
+            }
+        }
+        match q {
+            Some(q) => p = q + 1,
+            None => return false,
+        }
+    }
+}
+
+/// C's `strtol(s, &end, 16)`: leading white space, a sign, an optional 0x, hex digits; the
+/// value (wrapping like the C long it feeds) and where parsing stopped (0 without digits).
+fn strtol16(s: &[u8]) -> (i64, usize) {
+    let mut i = 0;
+    while s.get(i).is_some_and(|b| b" \t\n\x0b\x0c\r".contains(b)) {
+        i += 1;
+    }
+    let negative = s.get(i) == Some(&b'-');
+    if matches!(s.get(i), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    if s.get(i) == Some(&b'0')
+        && matches!(s.get(i + 1), Some(b'x' | b'X'))
+        && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    {
+        i += 2;
+    }
+    let start = i;
+    let mut value: i64 = 0;
+    while let Some(digit) = s.get(i).and_then(|b| (*b as char).to_digit(16)) {
+        value = value.saturating_mul(16).saturating_add(i64::from(digit));
+        i += 1;
+    }
+    if i == start {
+        return (0, 0);
+    }
+    (
+        if negative {
+            value.wrapping_neg()
+        } else {
+            value
+        },
+        i,
+    )
 }
 
 /// Splits at `|` outside brackets; `None` if brackets do not balance.
@@ -370,5 +477,51 @@ mod tests {
             assert!(e.matches(&e.representative(), true), "{source}");
         }
         assert_eq!(Expr::parse(">FF").unwrap().representative(), "100");
+    }
+}
+
+#[cfg(test)]
+mod nmap793_tests {
+    use super::Expr;
+
+    fn matches(expr: &str, value: &str) -> bool {
+        Expr::parse(expr).unwrap().nmap793().matches(value, false)
+    }
+
+    #[test]
+    fn alternatives_before_a_bar_match_as_prefixes() {
+        // An empty first alternative accepted everything in nmap 7.93.
+        assert!(matches("|M5B4NNS", "M5B4NNSNWA"));
+        assert!(matches("M5B4|M5B4NNS", "M5B4NWA"));
+        // The last alternative must be the whole value.
+        assert!(!matches("M5B4NNS", "M5B4NNSNWA"));
+        assert!(matches("AS|A", "AS"));
+        assert!(!matches("AS|A", "AR"));
+        // Today's rules: whole alternatives only.
+        assert!(!Expr::parse("|M5B4NNS").unwrap().matches("M5B4NNSNWA", true));
+    }
+
+    #[test]
+    fn numbers_ranges_and_bounds() {
+        assert!(matches("C6-D0", "C8"));
+        assert!(!matches("C6-D0", "108"));
+        assert!(matches(">10", "11") && !matches(">10", "10"));
+        assert!(matches("<5|8", "4") && matches("<5|8", "8") && !matches("<5|8", "6"));
+        assert!(matches("3B-45", "40"));
+        // A value that is not all hex never takes the numeric paths.
+        assert!(!matches("0-FF", "S+"));
+        assert!(matches("Z|S+", "S+"));
+        // An empty value is "numeric" (strtol reads it as 0) and matches an empty expression
+        // only as a literal.
+        assert!(matches("", ""));
+        assert!(matches("0-5", ""));
+    }
+
+    #[test]
+    fn a_range_is_looked_for_past_the_alternative() {
+        // strchr(p, '-') scans the whole rest of the expression: "0" is never compared as a
+        // literal here, and the range applies from the second alternative on.
+        assert!(!matches("0|5-A", "0"));
+        assert!(matches("0|5-A", "7"));
     }
 }

@@ -62,6 +62,9 @@ pub struct LabConfig {
     /// An XDP responder on the target's `vt0` for its own range (routed via the target),
     /// beside the kernel's listeners; `None` (the default): none.
     pub responder: Option<ResponderSettings>,
+    /// Sysctls set in the target namespace (its own TCP/IP stack), e.g.
+    /// `("net.ipv4.tcp_timestamps", "0")`: stacks that differ for OS detection.
+    pub target_sysctls: Vec<(&'static str, &'static str)>,
 }
 
 impl Default for LabConfig {
@@ -76,6 +79,7 @@ impl Default for LabConfig {
             rejected_protocols: Vec::new(),
             icmp_ratelimit: false,
             responder: None,
+            target_sysctls: Vec::new(),
         }
     }
 }
@@ -127,6 +131,7 @@ impl LabConfig {
             rejected_protocols: Vec::new(),
             icmp_ratelimit: false,
             responder: Some(settings),
+            target_sysctls: Vec::new(),
         }
     }
 
@@ -325,6 +330,7 @@ impl Lab {
                 ("net.ipv4.icmp_msgs_burst", "100000000"),
             ]);
         }
+        sysctls.extend(self.config.target_sysctls.iter().copied());
         netns::run_in(&t, || set_sysctls(&sysctls))??;
 
         let mac = |mac: [u8; 6]| mac.map(|byte| format!("{byte:02x}")).join(":");
