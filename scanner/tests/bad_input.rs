@@ -159,3 +159,47 @@ fn blocked_and_internet_scale_scans() {
         "/nonexistent/dir/x.pcap",
     );
 }
+
+#[test]
+fn bad_os_detection_input() {
+    let truncated = temp_file(
+        "os-db-truncated",
+        "MatchPoints\nT1(R=100%DF=20)\n\nFingerprint Broken\nT1(R=Y%DF=Y\n",
+    );
+    let path = truncated.to_str().unwrap();
+    assert_input_error(
+        &["-O", "--os-db", path, "-p", "80", "198.18.0.1"],
+        "line 5: truncated test line",
+    );
+    let bad_range = temp_file(
+        "os-db-range",
+        "MatchPoints\nT1(R=100%T=15)\n\nFingerprint Backwards\nT1(R=Y%T=45-3B)\n",
+    );
+    let path = bad_range.to_str().unwrap();
+    assert_input_error(
+        &["-O", "--os-db", path, "-p", "80", "198.18.0.1"],
+        "line 5: T1.T: range '45-3B' runs backwards",
+    );
+    assert_input_error(
+        &[
+            "-O",
+            "--os-db",
+            "/nonexistent/os-db",
+            "-p",
+            "80",
+            "198.18.0.1",
+        ],
+        "cannot read --os-db /nonexistent/os-db",
+    );
+    assert_input_error(
+        &["-O", "-sO", "-p", "6", "198.18.0.1"],
+        "-O needs the TCP SYN scan",
+    );
+    assert_input_error(&["-O", "--dry-run", "-p", "80", "198.18.0.1"], "--dry-run");
+    assert_input_error(
+        &["-O", "--max-os-tries", "0", "198.18.0.1"],
+        "--max-os-tries",
+    );
+    fs::remove_file(truncated).unwrap();
+    fs::remove_file(bad_range).unwrap();
+}

@@ -20,6 +20,9 @@
 //! consecutive runs on one host differ there), while every other value is ours and must
 //! already equal nmap's (above).
 
+//! Without --os-db, our built-in database (scanner/os-db, measured on these stacks) must give
+//! each stack's own reference as the one exact match.
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -38,40 +41,54 @@ const PORTS: &str = "22,23";
 
 #[test]
 fn linux_defaults() {
-    compare_with_nmap(&[]);
+    compare_with_nmap(&[], "default sysctls");
 }
 
 #[test]
 fn linux_without_tcp_timestamps() {
-    compare_with_nmap(&[("net.ipv4.tcp_timestamps", "0")]);
+    compare_with_nmap(
+        &[("net.ipv4.tcp_timestamps", "0")],
+        "net.ipv4.tcp_timestamps=0",
+    );
 }
 
 #[test]
 fn linux_without_window_scaling() {
-    compare_with_nmap(&[("net.ipv4.tcp_window_scaling", "0")]);
+    compare_with_nmap(
+        &[("net.ipv4.tcp_window_scaling", "0")],
+        "net.ipv4.tcp_window_scaling=0",
+    );
 }
 
 #[test]
 fn linux_without_sack() {
-    compare_with_nmap(&[("net.ipv4.tcp_sack", "0")]);
+    compare_with_nmap(&[("net.ipv4.tcp_sack", "0")], "net.ipv4.tcp_sack=0");
 }
 
 #[test]
 fn linux_with_ecn() {
-    compare_with_nmap(&[("net.ipv4.tcp_ecn", "1")]);
+    // A server answers ECN alike with 1 and the default 2.
+    compare_with_nmap(&[("net.ipv4.tcp_ecn", "1")], "default sysctls");
 }
 
 #[test]
 fn linux_with_ttl_128() {
-    compare_with_nmap(&[("net.ipv4.ip_default_ttl", "128")]);
+    compare_with_nmap(
+        &[("net.ipv4.ip_default_ttl", "128")],
+        "net.ipv4.ip_default_ttl=128",
+    );
 }
 
 #[test]
 fn linux_ignoring_echo_requests() {
-    compare_with_nmap(&[("net.ipv4.icmp_echo_ignore_all", "1")]);
+    compare_with_nmap(
+        &[("net.ipv4.icmp_echo_ignore_all", "1")],
+        "net.ipv4.icmp_echo_ignore_all=1",
+    );
 }
 
-fn compare_with_nmap(sysctls: &[(&'static str, &'static str)]) {
+/// `builtin` names the stack's reference in the built-in database (scanner/os-db).
+fn compare_with_nmap(sysctls: &[(&'static str, &'static str)], builtin: &str) {
     let Some(lab) = common::lab(LabConfig {
         target_sysctls: sysctls.to_vec(),
         ..LabConfig::default()
@@ -142,6 +159,15 @@ fn compare_with_nmap(sysctls: &[(&'static str, &'static str)]) {
     eprintln!(
         "one round each: nmap {:?}\n                ours {:?}",
         nmap.matches_line, ours.guesses
+    );
+
+    // Our own database, measured on these stacks, names this one exactly.
+    let output = common::run(common::scanner(&lab).args(["-O", "-p", PORTS, &target]));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.lines()
+            .any(|line| line == format!("OS details: Linux 6.X ({builtin})")),
+        "the built-in database does not name {builtin}:\n{text}"
     );
     assert_eq!(
         Some(ranked.verdict().to_string()),
