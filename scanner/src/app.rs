@@ -274,6 +274,7 @@ fn scan_options(
             pcap: cli.pcap.clone(),
             trace: cli.packet_trace,
             unmatched: cli.pcap_all,
+            append: false,
         },
     })
 }
@@ -385,7 +386,11 @@ fn scan<P: Probe + 'static>(
             addrs: os.addrs,
             rate: options.rate.unwrap_or(DEFAULT_RATE),
             max_tries: cli.max_os_tries,
-            capture: options.capture.clone(),
+            // After the port scan's packets, in the same file.
+            capture: CaptureOptions {
+                append: true,
+                ..options.capture.clone()
+            },
         };
         let detected = runtime.block_on(osscan::detect(
             &targets,

@@ -25,6 +25,8 @@ pub struct CaptureOptions {
     pub trace: bool,
     /// Also the packets the XDP program did not match (--pcap-all).
     pub unmatched: bool,
+    /// Add to the pcap file an earlier stage of the same run wrote, instead of starting it.
+    pub append: bool,
 }
 
 impl CaptureOptions {

@@ -17,16 +17,44 @@ use crate::trace;
 pub const SNAP_LEN: u32 = 65535;
 
 pub struct Writer {
-    pcap: Option<PcapWriter<BufWriter<File>>>,
+    pcap: Option<PcapWriter<AfterHeader<BufWriter<File>>>>,
     trace: Option<BufWriter<io::Stdout>>,
     clock: Clock,
+}
+
+/// The pcap global header's length: what an appending writer leaves out.
+const PCAP_HEADER_LEN: usize = 24;
+
+/// A writer that drops the first `skip` bytes written to it (pcap-file always writes a header).
+struct AfterHeader<W> {
+    inner: W,
+    skip: usize,
+}
+
+impl<W: Write> Write for AfterHeader<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.skip > 0 {
+            let dropped = self.skip.min(buf.len());
+            self.skip -= dropped;
+            return Ok(dropped);
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 impl Writer {
     pub fn open(options: &CaptureOptions, clock: Clock) -> io::Result<Self> {
         let pcap = match &options.pcap {
             Some(path) => {
-                let file = File::create(path).map_err(|err| {
+                let file = match options.append {
+                    true => File::options().append(true).open(path),
+                    false => File::create(path),
+                };
+                let file = file.map_err(|err| {
                     io::Error::new(
                         err.kind(),
                         format!("cannot write --pcap {}: {err}", path.display()),
@@ -38,7 +66,12 @@ impl Writer {
                     snaplen: SNAP_LEN,
                     ..PcapHeader::default()
                 };
-                Some(PcapWriter::with_header(BufWriter::new(file), header).map_err(pcap_error)?)
+                // Appending to a capture of an earlier stage: its header is there already.
+                let out = AfterHeader {
+                    inner: BufWriter::new(file),
+                    skip: if options.append { PCAP_HEADER_LEN } else { 0 },
+                };
+                Some(PcapWriter::with_header(out, header).map_err(pcap_error)?)
             }
             None => None,
         };
