@@ -401,3 +401,6 @@ impl Rtt {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
