@@ -160,11 +160,12 @@ pub struct ReplyRecord {
     pub _reserved: [u8; 3],
 }
 
-/// The first [`FRAME_SNAP`] bytes of a frame the XDP program saw, pushed through the same ring
-/// as the [`ReplyRecord`]s (told apart by size) when capture is on.
+/// The first `N` bytes of a frame the XDP program saw, pushed through the same ring as the
+/// [`ReplyRecord`]s (the kinds are told apart by size): [`FrameCopy`] for capture,
+/// [`OsReplyCopy`] for OS detection.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
-pub struct FrameCopy {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapCopy<const N: usize> {
     /// `bpf_ktime_get_ns()` when it arrived (CLOCK_MONOTONIC).
     pub timestamp_ns: u64,
     /// The frame's length on the wire.
@@ -174,27 +175,27 @@ pub struct FrameCopy {
     /// 1 when the frame is a reply the program matched, 0 otherwise.
     pub matched: u8,
     pub _reserved: u8,
-    pub bytes: [u8; FRAME_SNAP],
+    pub bytes: [u8; N],
 }
+
+/// A frame copied for --pcap/--packet-trace.
+pub type FrameCopy = SnapCopy<FRAME_SNAP>;
 
 /// Bytes of a reply an [`OsReplyCopy`] keeps: an ICMP error of the largest size RFC 1812 lets
 /// routers send (576 bytes of IP) behind its Ethernet header, so U1's quoted datagram is whole.
 pub const OS_SNAP: usize = 592;
 
-/// A reply to an OS-detection probe, pushed through the ring (told apart from the other
-/// entries by size): OS detection reads every header field and the quoted probe, not a summary.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
-pub struct OsReplyCopy {
-    /// `bpf_ktime_get_ns()` when it arrived (CLOCK_MONOTONIC).
-    pub timestamp_ns: u64,
-    /// The frame's length on the wire.
-    pub wire_len: u32,
-    /// How many bytes of `bytes` are the frame's.
-    pub kept: u16,
-    pub _reserved: u16,
-    pub bytes: [u8; OS_SNAP],
-}
+/// A reply to an OS-detection probe: OS detection reads every header field and the quoted
+/// probe, not a summary.
+pub type OsReplyCopy = SnapCopy<OS_SNAP>;
+
+// SAFETY: `#[repr(C)]`, a 16-byte head of integers then bytes; both sizes are multiples of 8,
+// so there is no padding (checked in the tests) and every bit pattern is valid. Only these
+// two sizes: another `N` could leave trailing padding.
+unsafe impl Zeroable for FrameCopy {}
+unsafe impl Pod for FrameCopy {}
+unsafe impl Zeroable for OsReplyCopy {}
+unsafe impl Pod for OsReplyCopy {}
 
 /// Per-CPU counters of the XDP program, indices into [`COUNTERS_MAP`].
 #[repr(u32)]

@@ -45,7 +45,7 @@ pub fn scanner(ctx: XdpContext) -> u32 {
         Some(reply) => {
             record::push(&reply);
             if config.capture & capture::MATCHED != 0 {
-                record::copy_frame(&ctx, reply.timestamp_ns, true);
+                record::capture_frame(&ctx, reply.timestamp_ns, true);
             }
             // A reply without a cookie may be someone else's: the kernel gets it too.
             if reply.kind == ReplyKind::ProtoResponse as u8 {
@@ -56,7 +56,7 @@ pub fn scanner(ctx: XdpContext) -> u32 {
         }
         None => {
             if config.capture & capture::UNMATCHED != 0 {
-                record::copy_frame(&ctx, unsafe { bpf_ktime_get_ns() }, false);
+                record::capture_frame(&ctx, unsafe { bpf_ktime_get_ns() }, false);
             }
             xdp_action::XDP_PASS
         }

@@ -5,15 +5,15 @@
 //! tests read every header field and the quoted probe) and dropped, so the kernel does not
 //! reset the SYN-ACKs.
 
-use aya_ebpf::{bindings::xdp_action, helpers::bpf_xdp_load_bytes, programs::XdpContext};
+use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use scanner_common::{
-    Counter, OS_SNAP, OsReplyCopy, XdpConfig,
+    Counter, OS_SNAP, XdpConfig,
     os::OsIdentity,
     wire::{self, icmp, ip_proto},
 };
 use scanner_ebpf::headers::{IcmpHdr, Ipv4Hdr, QuotedL4, TcpHdr, ptr_at};
 
-use crate::record::{self, REPLIES};
+use crate::record;
 
 /// The verdict on an IPv4 packet to us, `ip`, whose transport header starts at `l4`.
 #[inline(always)]
@@ -21,7 +21,10 @@ pub fn reply(ctx: &XdpContext, config: &XdpConfig, ip: &Ipv4Hdr, l4: usize, now_
     if !claims(ctx, config, ip, l4).unwrap_or(false) {
         return xdp_action::XDP_PASS;
     }
-    copy(ctx, now_ns);
+    record::count(Counter::Matched);
+    if !record::copy_frame::<OS_SNAP>(ctx, now_ns, true) {
+        record::count(Counter::RingFull);
+    }
     xdp_action::XDP_DROP
 }
 
@@ -59,43 +62,5 @@ fn claims(ctx: &XdpContext, config: &XdpConfig, ip: &Ipv4Hdr, l4: usize) -> Opti
             }
         }
         _ => Some(false),
-    }
-}
-
-/// Copies up to [`OS_SNAP`] bytes of the frame into the ring, counting it as matched.
-#[inline(always)]
-fn copy(ctx: &XdpContext, timestamp_ns: u64) {
-    let wire_len = ctx.data_end() - ctx.data();
-    let Some(mut entry) = REPLIES.reserve::<OsReplyCopy>(0) else {
-        record::count(Counter::Matched);
-        record::count(Counter::RingFull);
-        return;
-    };
-    let copy = entry.as_mut_ptr();
-    let kept = if wire_len > OS_SNAP {
-        OS_SNAP
-    } else {
-        wire_len
-    };
-    // The verifier needs the length bounded on the path of the call itself.
-    if kept == 0 || kept > OS_SNAP {
-        entry.discard(0);
-        return;
-    }
-    // SAFETY: `copy` points to the reserved entry, OsReplyCopy-sized; `kept` <= OS_SNAP
-    // bytes are written into its `bytes` array, from inside the packet (kept <= its length).
-    let loaded = unsafe {
-        (*copy).timestamp_ns = timestamp_ns;
-        (*copy).wire_len = wire_len as u32;
-        (*copy).kept = kept as u16;
-        (*copy)._reserved = 0;
-        bpf_xdp_load_bytes(ctx.ctx, 0, (*copy).bytes.as_mut_ptr().cast(), kept as u32)
-    };
-    record::count(Counter::Matched);
-    if loaded == 0 {
-        entry.submit(0);
-    } else {
-        entry.discard(0);
-        record::count(Counter::RingFull);
     }
 }

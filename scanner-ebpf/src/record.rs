@@ -6,12 +6,12 @@ use aya_ebpf::{
     maps::{PerCpuArray, RingBuf},
     programs::XdpContext,
 };
-use scanner_common::{Counter, DEFAULT_RING_BYTES, FRAME_SNAP, FrameCopy, ReplyKind, ReplyRecord};
+use scanner_common::{Counter, DEFAULT_RING_BYTES, FRAME_SNAP, ReplyKind, ReplyRecord, SnapCopy};
 use scanner_ebpf::headers::Ipv4Hdr;
 
 /// User space may resize it at load time (`EbpfLoader::map_max_entries`).
 #[map]
-pub static REPLIES: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
+static REPLIES: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
 
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT, 0);
@@ -63,27 +63,23 @@ pub fn push(reply: &ReplyRecord) {
     }
 }
 
-/// Copies the first [`FRAME_SNAP`] bytes of the frame into the ring, for capture.
+/// Copies the first `N` bytes of the frame (or all of it) into the ring as a
+/// [`SnapCopy`]: a frame for capture, an OS-detection reply copy. Returns whether it
+/// went in; the caller counts the loss as its own.
 #[inline(always)]
-pub fn copy_frame(ctx: &XdpContext, timestamp_ns: u64, matched: bool) {
+pub fn copy_frame<const N: usize>(ctx: &XdpContext, timestamp_ns: u64, matched: bool) -> bool {
     let wire_len = ctx.data_end() - ctx.data();
-    let Some(mut entry) = REPLIES.reserve::<FrameCopy>(0) else {
-        count(Counter::CaptureLost);
-        return;
+    let Some(mut entry) = REPLIES.reserve::<SnapCopy<N>>(0) else {
+        return false;
     };
     let copy = entry.as_mut_ptr();
-    let kept = if wire_len > FRAME_SNAP {
-        FRAME_SNAP
-    } else {
-        wire_len
-    };
-    // The verifier needs the length bounded on the path of the call itself.
-    if kept == 0 || kept > FRAME_SNAP {
-        entry.discard(0);
-        return;
-    }
-    // SAFETY: `copy` points to the reserved entry, FrameCopy-sized; `kept` <= FRAME_SNAP
-    // bytes are written into its `bytes` array, from inside the packet (kept <= its length).
+    // The verifier needs the length in 1..=N in the register passed to the helper. A zero
+    // check on it is no good: LLVM turns it into `data == data_end`, which bounds nothing.
+    // So: at most N - 1, plus one (an empty frame, which cannot happen, would ask for N bytes
+    // and the helper would refuse).
+    let kept = core::cmp::min(wire_len.wrapping_sub(1), N - 1) + 1;
+    // SAFETY: `copy` points to the reserved entry, SnapCopy<N>-sized; `kept` <= N bytes are
+    // written into its `bytes` array, from inside the packet (kept <= its length).
     let loaded = unsafe {
         (*copy).timestamp_ns = timestamp_ns;
         (*copy).wire_len = wire_len as u32;
@@ -94,8 +90,17 @@ pub fn copy_frame(ctx: &XdpContext, timestamp_ns: u64, matched: bool) {
     };
     if loaded == 0 {
         entry.submit(0);
+        true
     } else {
         entry.discard(0);
+        false
+    }
+}
+
+/// Copies a matched or unmatched frame for --pcap/--packet-trace.
+#[inline(always)]
+pub fn capture_frame(ctx: &XdpContext, timestamp_ns: u64, matched: bool) {
+    if !copy_frame::<FRAME_SNAP>(ctx, timestamp_ns, matched) {
         count(Counter::CaptureLost);
     }
 }

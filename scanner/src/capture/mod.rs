@@ -68,7 +68,14 @@ impl Batch {
         self.frames.is_empty()
     }
 
-    fn iter(&self) -> impl Iterator<Item = (u64, u32, &[u8])> {
+    /// Empties it, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.frames.clear();
+        self.bytes.clear();
+    }
+
+    /// (CLOCK_MONOTONIC ns, length on the wire, the bytes kept) per frame, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u32, &[u8])> {
         let mut offset = 0;
         self.frames.iter().map(move |&(ns, wire, kept)| {
             let data = &self.bytes[offset..offset + kept as usize];

@@ -356,13 +356,18 @@ fn new_round(
         udp_ttl: 51 + (dice.u16() % 14) as u8,
         u1_ip_id: U1_IP_ID,
     };
+    // Without an open port there is no SEQ phase to wait for.
+    let rest_at = match plan.open_tcp_port {
+        Some(_) => SEQ_PHASE,
+        None => Duration::ZERO,
+    };
     let schedule = plan
         .schedule()
         .into_iter()
         .map(|probe| {
             let offset = match probe {
                 Probe::Seq(n) => SEQ_INTERVAL * n.index() as u32,
-                _ => SEQ_PHASE,
+                _ => rest_at,
             };
             (offset, probe)
         })

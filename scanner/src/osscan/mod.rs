@@ -95,21 +95,20 @@ pub async fn detect<'db>(
     template[..6].copy_from_slice(&options.addrs.next_hop_mac);
     template[6..12].copy_from_slice(&options.addrs.source_mac);
     template[12..14].copy_from_slice(&scanner_common::wire::ETH_P_IPV4.to_be_bytes());
+    let capture = match options.capture.is_on() {
+        true => Some(Capture::start(&options.capture)?),
+        false => None,
+    };
     let mut out = Outbox {
         sender: send::open(SendPath::AfPacket, iface.index, 0, &template)
             .with_context(|| format!("opening an AF_PACKET sender on {}", iface.name))?
             .sender,
         filled: 0,
         sent: 0,
-        capture: None,
+        capture: capture
+            .as_ref()
+            .map(|(capture, _)| (capture.clone(), Batch::new(Direction::Sent))),
     };
-    let capture = match options.capture.is_on() {
-        true => Some(Capture::start(&options.capture)?),
-        false => None,
-    };
-    out.capture = capture
-        .as_ref()
-        .map(|(c, _)| (c.clone(), Batch::new(Direction::Sent)));
 
     let mut dice = rand::rng();
     let mut results: Vec<Option<HostOs<'db>>> = targets.iter().map(|_| None).collect();
@@ -117,9 +116,10 @@ pub async fn detect<'db>(
     let mut active: HashMap<Ipv4Addr, (usize, HostScan<'db>, Instant)> = HashMap::new();
     let admit_every = Duration::from_secs_f64(PROBES_PER_ROUND as f64 / options.rate.max(1) as f64);
     let mut next_admission = Instant::now();
-    let mut inbox = Inbox::default();
+    let mut inbox = Inbox(Batch::new(Direction::Received));
     let mut replies = 0u64;
     let mut more_waiting = !targets.is_empty();
+    let mut finished = Vec::new();
     loop {
         let now = Instant::now();
         if stop.load(Ordering::Relaxed) {
@@ -143,7 +143,6 @@ pub async fn detect<'db>(
             active.insert(target.address, (index, scan, now));
             next_admission = next_admission.max(now - admit_every) + admit_every;
         }
-        let mut finished = Vec::new();
         for (address, (_, scan, due)) in active.iter_mut() {
             if *due > now {
                 continue;
@@ -154,7 +153,7 @@ pub async fn detect<'db>(
             }
         }
         out.flush()?;
-        for address in finished {
+        for address in finished.drain(..) {
             if let Some((index, scan, _)) = active.remove(&address) {
                 results[index] = Some(scan.finish());
             }
@@ -174,7 +173,7 @@ pub async fn detect<'db>(
             _ = tokio::time::sleep_until(wake.into()) => {}
         }
         let now = Instant::now();
-        for (_, frame) in inbox.frames() {
+        for (_, _, frame) in inbox.0.iter() {
             replies += 1;
             let Some(packet) = frame.get(ETH_HEADER_LEN..) else {
                 continue;
@@ -192,14 +191,13 @@ pub async fn detect<'db>(
                 }
             }
         }
-        if let Some((capture, _)) = &capture {
-            let mut batch = Batch::new(Direction::Received);
-            for (timestamp_ns, frame) in inbox.frames() {
-                batch.push(timestamp_ns, frame.len() as u32, frame);
-            }
-            capture.submit(batch);
+        match &capture {
+            Some((capture, _)) => capture.submit(std::mem::replace(
+                &mut inbox.0,
+                Batch::new(Direction::Received),
+            )),
+            None => inbox.0.clear(),
         }
-        inbox.clear();
         out.flush()?;
     }
     drop(filter);
@@ -268,26 +266,9 @@ impl Outbox {
     }
 }
 
-/// The replies of one ring batch, in one reused buffer.
-#[derive(Default)]
-struct Inbox {
-    /// (arrival, offset, length) per frame in `bytes`.
-    frames: Vec<(u64, usize, usize)>,
-    bytes: Vec<u8>,
-}
-
-impl Inbox {
-    fn frames(&self) -> impl Iterator<Item = (u64, &[u8])> {
-        self.frames
-            .iter()
-            .map(|&(ns, offset, len)| (ns, &self.bytes[offset..offset + len]))
-    }
-
-    fn clear(&mut self) {
-        self.frames.clear();
-        self.bytes.clear();
-    }
-}
+/// The replies of one ring batch, as the capture keeps frames: in one buffer, handed to the
+/// capture writer afterwards when there is one.
+struct Inbox(Batch);
 
 impl ReplySink for Inbox {
     fn record(&mut self, _record: scanner_common::ReplyRecord) {}
@@ -296,8 +277,7 @@ impl ReplySink for Inbox {
 
     fn os_reply(&mut self, copy: &OsReplyCopy) {
         let kept = usize::from(copy.kept).min(copy.bytes.len());
-        self.frames
-            .push((copy.timestamp_ns, self.bytes.len(), kept));
-        self.bytes.extend_from_slice(&copy.bytes[..kept]);
+        self.0
+            .push(copy.timestamp_ns, copy.wire_len, &copy.bytes[..kept]);
     }
 }

@@ -24,6 +24,21 @@ pub struct Output {
 }
 
 /// `cmd` as a shell would show it, quoted where needed.
+/// The child gets SIGTERM when the thread that spawned it ends, so a killed test leaves no
+/// process behind. Survives `ip netns exec`, which execs the program in the same process.
+pub fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 pub fn display(cmd: &Command) -> String {
     let mut line = quote(cmd.get_program());
     for arg in cmd.get_args() {

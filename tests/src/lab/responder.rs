@@ -15,7 +15,6 @@
 use std::{
     io::{BufRead, BufReader},
     net::Ipv4Addr,
-    os::unix::process::CommandExt,
     path::PathBuf,
     process::{Child, Command, Stdio},
     sync::mpsc::{self, Receiver, RecvTimeoutError},
@@ -168,16 +167,7 @@ impl Responder {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        // `ip netns exec` execs the scanner in the same process, which keeps the setting.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        super::cmd::die_with_parent(&mut command);
         let line = super::cmd::display(&command);
         let mut child = command
             .spawn()

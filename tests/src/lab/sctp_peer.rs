@@ -13,7 +13,6 @@
 use std::{
     io::{BufRead, BufReader},
     net::Ipv4Addr,
-    os::unix::process::CommandExt,
     process::{Child, Command, Stdio},
     sync::mpsc::{self, RecvTimeoutError},
     thread,
@@ -47,16 +46,7 @@ impl SctpPeer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe; `ip netns exec` execs the server in this same
-        // process, which keeps the setting: a killed test leaves no server behind.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        super::cmd::die_with_parent(&mut command);
         let line = super::cmd::display(&command);
         let mut child = command.spawn().with_context(|| {
             format!("cannot start `{line}` (apt-get install libusrsctp-examples)")

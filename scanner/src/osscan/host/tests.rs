@@ -492,6 +492,8 @@ fn an_unsubmittable_fingerprint_stops_after_two_rounds() {
     let probes: Vec<Probe> = run.sent.iter().map(|o| o.probe).collect();
     let sending = [Probe::Ie1, Probe::Ie2, Probe::U1, t(5), t(6), t(7)];
     assert_eq!(probes, [sending; 4].concat());
+    // No SEQ phase to wait for: round one's probes all leave at once, at the start.
+    assert!(run.sent[..sending.len()].iter().all(|out| out.ms == 0));
 }
 
 #[test]
