@@ -196,8 +196,9 @@ pub fn release_binary(name: &str) -> PathBuf {
     target.join("release").join(name)
 }
 
-/// `cargo` (the rustup proxy, so `rust-toolchain.toml` and `+toolchain` apply), run in the
-/// workspace root with `$CARGO_HOME/bin` on `PATH` (bpf-linker lives there).
+/// `cargo` (the rustup proxy) of the pinned user-space toolchain, whichever toolchain runs
+/// xtask itself, run in the workspace root with `$CARGO_HOME/bin` on `PATH` (bpf-linker lives
+/// there).
 pub fn cargo() -> Command {
     let bin = cargo_home().join("bin");
     let program = if is_executable(&bin.join("cargo")) {
@@ -206,7 +207,8 @@ pub fn cargo() -> Command {
         PathBuf::from("cargo")
     };
     let mut cmd = Command::new(program);
-    cmd.current_dir(workspace_root());
+    cmd.current_dir(workspace_root())
+        .env("RUSTUP_TOOLCHAIN", crate::setup::USER_TOOLCHAIN);
     if !env::split_paths(&env::var_os("PATH").unwrap_or_default()).any(|dir| dir == bin) {
         cmd.env("PATH", path_with_first(&[&bin]));
     }

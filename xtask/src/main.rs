@@ -3,6 +3,7 @@
 //! bpf-linker exists.
 
 mod bench;
+mod build;
 mod cmd;
 mod lab;
 mod setup;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use setup::Scope;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,7 +30,11 @@ struct Cli {
 enum Task {
     /// Install what is missing (apt packages, toolchains, bpf-linker); a second run installs
     /// nothing.
-    Setup,
+    Setup {
+        /// Only what the demo needs: no nmap, masscan, zmap, tshark or usrsctp.
+        #[arg(long)]
+        demo: bool,
+    },
     /// The lab: two network namespaces joined by veth, addressed from 198.18.0.0/15.
     Lab {
         #[command(subcommand)]
@@ -40,7 +46,8 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Setup, `cargo build --release`, then a demo scan of a lab.
+    /// Setup (without the test peers), `cargo build --release`, then a SYN scan of a lab's /17,
+    /// checked against what the lab answers.
     Demo,
     /// Setup, `cargo build --release`, then this scanner, masscan and zmap at rising rates
     /// against a lab's XDP responder: bench/results.md and bench/results.png.
@@ -49,7 +56,9 @@ enum Task {
 
 fn main() -> ExitCode {
     let result: Result<()> = match Cli::parse().task {
-        Task::Setup => setup::setup().map(drop),
+        Task::Setup { demo } => {
+            setup::setup(if demo { Scope::Demo } else { Scope::Everything }).map(drop)
+        }
         Task::Lab { command } => lab::run(command),
         Task::Test { args } => workspace::test(&args),
         Task::Demo => workspace::demo(),

@@ -6,7 +6,6 @@
 //! `ERROR llvm: Invalid record`. So the nightly is pinned here and checked.
 
 use std::{
-    fs,
     path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
@@ -21,26 +20,54 @@ use crate::cmd;
 /// because scanner/build.rs hands the same constant to aya-build.
 pub use scanner_common::{EBPF_LLVM_MAJOR as LLVM_MAJOR, EBPF_TOOLCHAIN};
 
-/// The user-space toolchain; rust-toolchain.toml pins the same (checked by the `toolchain pins` step).
+/// The user-space toolchain (aya 0.16 needs rustc >= 1.98). Pinned here rather than in a
+/// rust-toolchain.toml: with `RUSTUP_AUTO_INSTALL=0` such a file makes every `cargo` call in the
+/// tree fail until the toolchain exists, `cargo xtask setup` included. xtask itself builds on
+/// whatever stable rustup has, installs this one, runs every cargo of its own with it
+/// ([`crate::cmd::cargo`]) and makes it the tree's rustup override for plain `cargo`.
 pub const USER_TOOLCHAIN: &str = "1.99.1";
 pub const USER_COMPONENTS: &[&str] = &["clippy", "rustfmt"];
 pub const EBPF_COMPONENTS: &[&str] = &["rust-src"];
 pub const BPF_LINKER_VERSION: &str = "0.13.0";
-/// Debian packages: LLVM for building bpf-linker (llvm-config, libLLVM.so.22 and what
-/// `llvm-config --system-libs` names), a C toolchain as host linker, the lab (`ip`, `nft`,
-/// `ethtool`), the tools we compare against and decode with, and the benchmark plot's font.
-pub const APT_PACKAGES: &[&str] = &[
+
+/// What a task needs installed: the demo only builds and runs a lab; tests and benchmarks also
+/// run the tools we compare against and decode with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Build the workspace and run a lab.
+    Demo,
+    /// Also the peers of `cargo xtask test` and `bench`.
+    Everything,
+}
+
+impl Scope {
+    fn packages(self) -> Vec<&'static str> {
+        match self {
+            Scope::Demo => BUILD_AND_LAB_PACKAGES.to_vec(),
+            Scope::Everything => [BUILD_AND_LAB_PACKAGES, PEER_PACKAGES].concat(),
+        }
+    }
+}
+
+/// Debian packages to build and run a lab: LLVM for building bpf-linker (llvm-config,
+/// libLLVM.so.22 and what `llvm-config --system-libs` names), a C toolchain as host linker, and
+/// the lab's `ip`, `nft`, `ethtool` and `sysctl`.
+pub const BUILD_AND_LAB_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
     "libzstd-dev",
     "zlib1g-dev",
-    "iproute2",
-    // sysctl, for the lab's per-test kernel settings.
-    "procps",
     "build-essential",
     "ca-certificates",
+    "iproute2",
+    "procps",
     "nftables",
     "ethtool",
+];
+
+/// Debian packages only tests and benchmarks use: the scanners we compare against, the
+/// decoder, a real SCTP peer, and the benchmark plot's font.
+pub const PEER_PACKAGES: &[&str] = &[
     "tshark",
     "nmap",
     "masscan",
@@ -82,13 +109,14 @@ impl Steps {
     }
 }
 
-/// What setup did: `true` when it installed something.
-pub fn setup() -> Result<bool> {
+/// Installs what `scope` needs; `true` when it installed something.
+pub fn setup(scope: Scope) -> Result<bool> {
     let steps = Steps {
         start: Instant::now(),
     };
     let mut installed = false;
-    installed |= steps.step("apt packages", || apt_packages(&steps))?;
+    let packages = scope.packages();
+    installed |= steps.step("apt packages", || apt_packages(&steps, &packages))?;
     let rustup = steps.step("rustup", || {
         let rustup = cmd::find_program("rustup").context(
             "rustup not found on PATH or in $CARGO_HOME/bin: install it from https://rustup.rs",
@@ -111,7 +139,7 @@ pub fn setup() -> Result<bool> {
     installed |= steps.step(&format!("bpf-linker {BPF_LINKER_VERSION}"), || {
         bpf_linker(&steps)
     })?;
-    steps.step("toolchain pins", pins_agree)?;
+    installed |= steps.step("rustup override", || tree_override(&rustup))?;
     println!(
         "[setup {:>6.1}s] done: {}",
         steps.start.elapsed().as_secs_f64(),
@@ -124,13 +152,13 @@ pub fn setup() -> Result<bool> {
     Ok(installed)
 }
 
-/// The packages of `APT_PACKAGES` that are not installed (`dpkg-query`).
-fn missing_packages() -> Result<Vec<&'static str>> {
+/// The `packages` that are not installed (`dpkg-query`).
+fn missing_packages<'a>(packages: &[&'a str]) -> Result<Vec<&'a str>> {
     // Exits 1 when some package is unknown, still printing the known ones.
     let out = cmd::output_unchecked(
         Command::new("dpkg-query")
             .args(["-W", "-f", "${Package} ${Status}\\n"])
-            .args(APT_PACKAGES),
+            .args(packages),
     )?;
     let installed: Vec<&str> = out
         .stdout
@@ -140,19 +168,19 @@ fn missing_packages() -> Result<Vec<&'static str>> {
         // Multi-arch packages print as name:arch.
         .map(|name| name.split(':').next().unwrap_or(name))
         .collect();
-    Ok(APT_PACKAGES
+    Ok(packages
         .iter()
         .copied()
         .filter(|package| !installed.contains(package))
         .collect())
 }
 
-fn apt_packages(steps: &Steps) -> Result<(bool, String)> {
-    let missing = missing_packages()?;
+fn apt_packages(steps: &Steps, packages: &[&str]) -> Result<(bool, String)> {
+    let missing = missing_packages(packages)?;
     if missing.is_empty() {
         return Ok((
             false,
-            format!("all {} installed (dpkg-query)", APT_PACKAGES.len()),
+            format!("all {} installed (dpkg-query)", packages.len()),
         ));
     }
     // SAFETY: plain syscall.
@@ -194,7 +222,7 @@ fn apt_packages(steps: &Steps) -> Result<(bool, String)> {
             .args(&missing),
         Some(APT_INSTALL_TIMEOUT),
     )?;
-    let still = missing_packages()?;
+    let still = missing_packages(packages)?;
     if !still.is_empty() {
         bail!("still not installed after apt-get: {}", still.join(" "));
     }
@@ -210,12 +238,10 @@ fn installed_toolchains(rustup: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Whether `toolchain` (as named in rust-toolchain.toml or `+toolchain`) is among `installed`
+/// Whether `toolchain` (as `rustup +toolchain` takes it) is among `installed`
 /// (full names: `1.99.1-x86_64-unknown-linux-gnu`).
 fn has_toolchain(installed: &[String], toolchain: &str) -> bool {
-    installed
-        .iter()
-        .any(|name| name == toolchain || is_with_host(name, toolchain))
+    installed.iter().any(|name| is_toolchain(name, toolchain))
 }
 
 /// Whether `full` is `name-<host triple>` (`clippy-x86_64-unknown-linux-gnu`).
@@ -384,34 +410,42 @@ fn bpf_linker(steps: &Steps) -> Result<(bool, String)> {
     ))
 }
 
-/// rust-toolchain.toml pins the same user-space toolchain as this file.
-fn pins_agree() -> Result<((), String)> {
-    let toolchain_file = cmd::workspace_root().join("rust-toolchain.toml");
-    let text = fs::read_to_string(&toolchain_file)
-        .with_context(|| format!("reading {}", toolchain_file.display()))?;
-    let channel = text
-        .lines()
-        .find_map(|line| {
-            let value = line
-                .trim()
-                .strip_prefix("channel")?
-                .trim()
-                .strip_prefix('=')?;
-            Some(value.trim().trim_matches('"').to_owned())
-        })
-        .context("no channel in rust-toolchain.toml")?;
-    if channel != USER_TOOLCHAIN {
-        bail!(
-            "rust-toolchain.toml pins {channel}, xtask/src/setup.rs USER_TOOLCHAIN is \
-             {USER_TOOLCHAIN}: make them agree"
-        );
+/// Makes [`USER_TOOLCHAIN`] the rustup override of the workspace directory, so that plain
+/// `cargo build`, `cargo clippy` and `cargo test` in the tree use it as xtask's own calls do
+/// (an override, unlike a rust-toolchain.toml, exists only once the toolchain does).
+fn tree_override(rustup: &Path) -> Result<(bool, String)> {
+    let root = cmd::workspace_root();
+    let list = cmd::output(Command::new(rustup).args(["override", "list"]))?;
+    if override_of(&list, &root).is_some_and(|toolchain| is_toolchain(toolchain, USER_TOOLCHAIN)) {
+        return Ok((false, format!("{} uses {USER_TOOLCHAIN}", root.display())));
     }
+    cmd::output(
+        Command::new(rustup)
+            .args(["override", "set", USER_TOOLCHAIN, "--path"])
+            .arg(&root),
+    )?;
     Ok((
-        (),
+        true,
         format!(
-            "rust-toolchain.toml {channel}; eBPF {EBPF_TOOLCHAIN} (scanner_common::EBPF_TOOLCHAIN)"
+            "set: plain `cargo` in {} now uses {USER_TOOLCHAIN} (`rustup override unset --path {}` undoes it)",
+            root.display(),
+            root.display()
         ),
     ))
+}
+
+/// The toolchain `rustup override list` names for `dir` (lines `<dir>  <toolchain>`).
+fn override_of<'a>(list: &'a str, dir: &Path) -> Option<&'a str> {
+    let dir = dir.to_str()?;
+    list.lines().find_map(|line| {
+        let (path, toolchain) = line.trim().rsplit_once(char::is_whitespace)?;
+        (path.trim_end() == dir).then_some(toolchain)
+    })
+}
+
+/// Whether the full toolchain name `full` (`1.99.1-x86_64-unknown-linux-gnu`) is `name`.
+fn is_toolchain(full: &str, name: &str) -> bool {
+    full == name || is_with_host(full, name)
 }
 
 #[cfg(test)]
@@ -443,6 +477,27 @@ mod tests {
         assert!(has_component(&components, "cargo"));
         assert!(!has_component(&components, "rust"));
         assert!(!has_component(&components, "clippy"));
+    }
+
+    #[test]
+    fn override_lines() {
+        let list = format!(
+            "/work/other                         stable-{ARCH}-unknown-linux-gnu\n\
+             /work/main                          1.99.1-{ARCH}-unknown-linux-gnu\n"
+        );
+        let found = override_of(&list, Path::new("/work/main")).unwrap();
+        assert!(is_toolchain(found, "1.99.1"), "{found}");
+        assert!(!is_toolchain(found, "1.99"));
+        assert_eq!(override_of(&list, Path::new("/work")), None);
+        assert_eq!(override_of("no overrides\n", Path::new("/work/main")), None);
+    }
+
+    #[test]
+    fn demo_needs_no_peers() {
+        let demo = Scope::Demo.packages();
+        assert!(PEER_PACKAGES.iter().all(|peer| !demo.contains(peer)));
+        let all = Scope::Everything.packages();
+        assert!(demo.iter().chain(PEER_PACKAGES).all(|p| all.contains(p)));
     }
 
     #[test]

@@ -46,7 +46,7 @@ use self::{
     report::Row,
     tools::Tool,
 };
-use crate::{cmd, setup, workspace};
+use crate::{build, cmd, setup};
 
 /// The responder's range: 65536 addresses inside 198.18.0.0/15, routed via the target.
 const RANGE: (Ipv4Addr, u8) = ResponderSettings::DEFAULT_RANGE;
@@ -187,8 +187,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         !args.rates.is_empty() && !args.tools.is_empty(),
         "nothing to run"
     );
-    setup::setup()?;
-    workspace::build_release()?;
+    setup::setup(setup::Scope::Everything)?;
+    build::release()?;
     let scanner = cmd::release_binary("scanner");
     let (open, closed) =
         Share::split(OPEN, CLOSED).map_err(|err| anyhow::anyhow!("bench shares: {err}"))?;
