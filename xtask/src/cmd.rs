@@ -69,9 +69,30 @@ pub fn run(cmd: &mut Command, timeout: Option<Duration>) -> Result<()> {
     Ok(())
 }
 
+/// Runs `cmd` (an installer: apt-get, rustup, cargo install) without showing its output;
+/// fails unless it exits with 0, and then prints the command and everything it said.
+/// `timeout`: killed (SIGTERM, then SIGKILL) when it runs longer.
+pub fn run_quietly(cmd: &mut Command, timeout: Duration) -> Result<()> {
+    let out = captured(cmd, timeout)?;
+    if !out.status.success() {
+        eprintln!("$ {}", display(cmd));
+        eprint!("{}{}", out.stdout, out.stderr);
+        bail!(
+            "`{}` failed ({}); its output is above",
+            display(cmd),
+            out.status
+        );
+    }
+    Ok(())
+}
+
 /// Runs `cmd` capturing its output, bounded by [`QUERY_TIMEOUT`]; a non-zero exit is returned,
 /// not an error.
 pub fn output_unchecked(cmd: &mut Command) -> Result<Output> {
+    captured(cmd, QUERY_TIMEOUT)
+}
+
+fn captured(cmd: &mut Command, timeout: Duration) -> Result<Output> {
     let line = display(cmd);
     let mut child = cmd
         .stdin(Stdio::null())
@@ -81,7 +102,7 @@ pub fn output_unchecked(cmd: &mut Command) -> Result<Output> {
         .with_context(|| format!("cannot start `{line}`"))?;
     let stdout = read_in_background(child.stdout.take());
     let stderr = read_in_background(child.stderr.take());
-    let status = wait(&mut child, Some(QUERY_TIMEOUT), &line)?;
+    let status = wait(&mut child, Some(timeout), &line)?;
     let collect =
         |rx: mpsc::Receiver<String>| rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
     Ok(Output {
@@ -218,6 +239,21 @@ pub fn cargo() -> Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_quietly_judges_by_exit_status_and_time() {
+        let sh = |script: &str| {
+            let mut sh = Command::new("sh");
+            sh.args(["-c", script]);
+            sh
+        };
+        let second = Duration::from_secs(1);
+        assert!(run_quietly(&mut sh("echo chatter; echo more >&2"), 10 * second).is_ok());
+        let failed = run_quietly(&mut sh("echo why >&2; exit 3"), 10 * second).unwrap_err();
+        assert!(failed.to_string().contains("exit status: 3"), "{failed}");
+        let slow = run_quietly(&mut sh("sleep 30"), Duration::from_millis(200)).unwrap_err();
+        assert!(slow.to_string().contains("was killed"), "{slow}");
+    }
 
     #[test]
     fn display_shows_env_and_quotes() {

@@ -215,12 +215,12 @@ fn apt_packages(steps: &Steps, packages: &[&str]) -> Result<(bool, String)> {
         apt.env("DEBIAN_FRONTEND", "noninteractive");
         apt
     };
-    cmd::run(apt().args(["update", "-qq"]), Some(APT_UPDATE_TIMEOUT))?;
-    cmd::run(
+    cmd::run_quietly(apt().args(["update", "-qq"]), APT_UPDATE_TIMEOUT)?;
+    cmd::run_quietly(
         apt()
             .args(["install", "-y", "-qq", "--no-install-recommends"])
             .args(&missing),
-        Some(APT_INSTALL_TIMEOUT),
+        APT_INSTALL_TIMEOUT,
     )?;
     let still = missing_packages(packages)?;
     if !still.is_empty() {
@@ -280,7 +280,7 @@ fn toolchain_with(
     let mut did = Vec::new();
     if !has_toolchain(&installed_toolchains(rustup)?, toolchain) {
         steps.doing(&format!("rustup toolchain install {toolchain}"));
-        cmd::run(
+        cmd::run_quietly(
             Command::new(rustup).args([
                 "toolchain",
                 "install",
@@ -289,7 +289,7 @@ fn toolchain_with(
                 "minimal",
                 "--no-self-update",
             ]),
-            Some(RUSTUP_TIMEOUT),
+            RUSTUP_TIMEOUT,
         )?;
         did.push("installed".to_owned());
     }
@@ -301,11 +301,11 @@ fn toolchain_with(
         .collect();
     if !missing.is_empty() {
         steps.doing(&format!("rustup component add {}", missing.join(" ")));
-        cmd::run(
+        cmd::run_quietly(
             Command::new(rustup)
                 .args(["component", "add", "--toolchain", toolchain])
                 .args(&missing),
-            Some(RUSTUP_TIMEOUT),
+            RUSTUP_TIMEOUT,
         )?;
         did.push(format!("added {}", missing.join(", ")));
     }
@@ -402,7 +402,7 @@ fn bpf_linker(steps: &Steps) -> Result<(bool, String)> {
         .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION])
         .args(["--locked", "--force", "--no-default-features", "--features"])
         .arg(format!("llvm-{LLVM_MAJOR}"));
-    cmd::run(&mut install, Some(BPF_LINKER_TIMEOUT))?;
+    cmd::run_quietly(&mut install, BPF_LINKER_TIMEOUT)?;
     let path = bpf_linker_ok().map_err(|why| anyhow::anyhow!("after cargo install: {why}"))?;
     Ok((
         true,
