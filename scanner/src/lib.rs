@@ -22,6 +22,7 @@ pub mod probe;
 pub mod protocols;
 pub mod rate;
 pub mod reply;
+pub mod report;
 pub mod responder;
 pub mod results;
 pub mod route;

@@ -3,3 +3,4 @@
 pub mod json;
 pub mod summary;
 pub mod table;
+pub mod xml;

@@ -1,0 +1,205 @@
+//! The report model: what a scan found, in the shape every output writes it from.
+//!
+//! The scan's stages decide results; the report groups them per host, gives silence its state
+//! (nmap's `filtered` or `open|filtered`), and hands each finished host to the writers under
+//! [`crate::output`]. A writer sees only these types, never the engine.
+
+pub mod fold;
+pub mod time;
+
+use std::{io, net::Ipv4Addr, time::SystemTime};
+
+use crate::{
+    osscan::report::OsReport,
+    verdict::{PortState, Proto, Reason},
+};
+
+/// The scan types, with the names nmap's XML gives them (`scaninfo type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanKind {
+    Syn,
+    IpProto,
+    SctpInit,
+    SctpCookieEcho,
+}
+
+impl ScanKind {
+    /// Nmap's `scaninfo type`.
+    pub fn xml_name(self) -> &'static str {
+        match self {
+            Self::Syn => "syn",
+            Self::IpProto => "ipproto",
+            Self::SctpInit => "sctpinit",
+            Self::SctpCookieEcho => "sctpcookieecho",
+        }
+    }
+
+    pub fn proto(self) -> Proto {
+        match self {
+            Self::Syn => Proto::Tcp,
+            Self::IpProto => Proto::Ip,
+            Self::SctpInit | Self::SctpCookieEcho => Proto::Sctp,
+        }
+    }
+}
+
+/// What was asked: written at the head of every output.
+#[derive(Clone, Debug)]
+pub struct ScanInfo {
+    pub kind: ScanKind,
+    /// The ports (protocol numbers for -sO) in ascending order.
+    pub ports: Vec<u16>,
+    /// The command line, as nmap quotes it in its headers.
+    pub args: String,
+    pub start: SystemTime,
+    /// Nmap's `-v` and `-d` levels, which also decide how much is folded.
+    pub verbose: u8,
+    pub debug: u8,
+    /// `--open`: only states that may be open are listed.
+    pub open_only: bool,
+    /// `--reason`: the normal output's REASON column.
+    pub reason: bool,
+}
+
+/// One port of a host and the verdict on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortEntry {
+    pub port: u16,
+    pub proto: Proto,
+    pub state: PortState,
+    pub reason: Reason,
+    /// The TTL of the reply that decided; 0 for silence, as nmap's `reason_ttl`.
+    pub ttl: u8,
+    /// Who sent that reply, when not the target itself (a router's ICMP error).
+    pub responder: Option<Ipv4Addr>,
+    /// Nmap's name for the port (nmap-services) or protocol, when it has one.
+    pub service: Option<&'static str>,
+}
+
+/// Why a host counts as up: the first reply it sent (nmap's `status reason`), or `-Pn`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostUp {
+    Replied { reason: Reason, ttl: u8 },
+    /// `-Pn`: every target is taken as up (nmap's `user-set`).
+    UserSet,
+}
+
+impl HostUp {
+    /// Nmap's `status reason`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Replied { reason, .. } => reason.as_str(),
+            Self::UserSet => "user-set",
+        }
+    }
+
+    pub fn ttl(self) -> u8 {
+        match self {
+            Self::Replied { ttl, .. } => ttl,
+            Self::UserSet => 0,
+        }
+    }
+}
+
+/// A host that is up, with every port the scan decided on it.
+#[derive(Debug)]
+pub struct HostReport {
+    pub ip: Ipv4Addr,
+    pub up: HostUp,
+    /// In nmap's order: by protocol, then port.
+    pub ports: Vec<PortEntry>,
+    pub os: Option<OsReport>,
+}
+
+/// How the run ended: written at the foot of every output.
+#[derive(Clone, Copy, Debug)]
+pub struct RunStats {
+    pub end: SystemTime,
+    pub elapsed_secs: f64,
+    /// Target addresses the scan covered (nmap's "IP addresses").
+    pub addresses: u64,
+    pub hosts_up: u64,
+    pub interrupted: bool,
+}
+
+impl RunStats {
+    /// "1 IP address (1 host up) scanned in 0.10 seconds", nmap's closing words.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} {} ({} {} up) scanned in {:.2} seconds",
+            self.addresses,
+            if self.addresses == 1 {
+                "IP address"
+            } else {
+                "IP addresses"
+            },
+            self.hosts_up,
+            if self.hosts_up == 1 { "host" } else { "hosts" },
+            self.elapsed_secs
+        )
+    }
+}
+
+/// An output: told the scan once, then each host as it is finished, then the end.
+pub trait ReportWriter {
+    fn begin(&mut self, scan: &ScanInfo) -> io::Result<()>;
+    fn host(&mut self, scan: &ScanInfo, host: &HostReport) -> io::Result<()>;
+    /// Writes the foot and flushes.
+    fn end(&mut self, scan: &ScanInfo, stats: &RunStats) -> io::Result<()>;
+}
+
+/// `22,80,8000-8100`: ascending numbers with runs folded, as nmap writes port lists.
+pub fn port_ranges(ports: &[u16]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut index = 0;
+    while index < ports.len() {
+        let start = ports[index];
+        let mut end = index;
+        while end + 1 < ports.len() && u32::from(ports[end + 1]) == u32::from(ports[end]) + 1 {
+            end += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if end == index {
+            let _ = write!(out, "{start}");
+        } else {
+            let _ = write!(out, "{start}-{}", ports[end]);
+        }
+        index = end + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges_fold_runs_as_nmap() {
+        assert_eq!(port_ranges(&[]), "");
+        assert_eq!(port_ranges(&[80]), "80");
+        assert_eq!(port_ranges(&[1, 2, 3, 5, 7, 8, 65535]), "1-3,5,7-8,65535");
+        assert_eq!(port_ranges(&[65534, 65535]), "65534-65535");
+    }
+
+    #[test]
+    fn summary_counts_in_nmaps_words() {
+        let stats = |addresses, hosts_up| RunStats {
+            end: SystemTime::UNIX_EPOCH,
+            elapsed_secs: 0.104,
+            addresses,
+            hosts_up,
+            interrupted: false,
+        };
+        assert_eq!(
+            stats(1, 1).summary(),
+            "1 IP address (1 host up) scanned in 0.10 seconds"
+        );
+        assert_eq!(
+            stats(256, 0).summary(),
+            "256 IP addresses (0 hosts up) scanned in 0.10 seconds"
+        );
+    }
+}
