@@ -1,5 +1,6 @@
 //! The end of the reply path: results as JSON lines, an nmap-like table, and a summary.
 
+pub mod grepable;
 pub mod json;
 pub mod summary;
 pub mod table;

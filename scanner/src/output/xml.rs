@@ -120,7 +120,11 @@ impl<W: Write> ReportWriter for XmlWriter<W> {
     fn end(&mut self, _scan: &ScanInfo, stats: &RunStats) -> io::Result<()> {
         let out = &mut self.out;
         let ended = time::ctime(stats.end);
-        let exit = if stats.interrupted { "error" } else { "success" };
+        let exit = if stats.interrupted {
+            "error"
+        } else {
+            "success"
+        };
         let error = if stats.interrupted {
             r#" errormsg="interrupted""#
         } else {
@@ -319,9 +323,11 @@ mod tests {
             r#"<port protocol="tcp" portid="443"><state state="filtered" reason="no-response" reason_ttl="0"/>"#
         ));
         assert!(text.contains(r#"<hosts up="1" down="255" total="256"/>"#));
-        assert!(text.contains(
-            "(1 host up) scanned in 2.00 seconds\" elapsed=\"2.00\" exit=\"success\"/>"
-        ));
+        assert!(
+            text.contains(
+                "(1 host up) scanned in 2.00 seconds\" elapsed=\"2.00\" exit=\"success\"/>"
+            )
+        );
         assert!(text.ends_with("</runstats>\n</nmaprun>\n"));
     }
 

@@ -79,7 +79,10 @@ pub struct PortEntry {
 /// Why a host counts as up: the first reply it sent (nmap's `status reason`), or `-Pn`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostUp {
-    Replied { reason: Reason, ttl: u8 },
+    Replied {
+        reason: Reason,
+        ttl: u8,
+    },
     /// `-Pn`: every target is taken as up (nmap's `user-set`).
     UserSet,
 }
