@@ -2,6 +2,7 @@
 
 pub mod grepable;
 pub mod json;
+pub mod normal;
 pub mod summary;
 pub mod table;
 pub mod xml;
