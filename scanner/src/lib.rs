@@ -18,6 +18,7 @@ pub mod order;
 pub mod os;
 pub mod osscan;
 pub mod output;
+pub mod privilege;
 pub mod probe;
 pub mod protocols;
 pub mod rate;
