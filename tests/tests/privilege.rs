@@ -74,9 +74,18 @@ fn capped_binary(staging: &Staging) -> PathBuf {
             let path = PathBuf::from(path);
             let caps = Command::new("getcap").arg(&path).output().unwrap();
             let caps = String::from_utf8_lossy(&caps.stdout);
-            assert!(
-                caps.contains("cap_net_admin,cap_net_raw,cap_bpf,cap_perfmon=ep"),
-                "{} has no scanning capabilities: {caps}",
+            // getcap lists them in its own order: `... cap_net_admin,cap_net_raw,...=ep`.
+            let granted = caps.split_whitespace().last().unwrap_or_default();
+            let (names, flags) = granted.split_once('=').unwrap_or_default();
+            let mut names: Vec<&str> = names.split(',').collect();
+            names.sort_unstable();
+            assert_eq!(
+                (names, flags),
+                (
+                    vec!["cap_bpf", "cap_net_admin", "cap_net_raw", "cap_perfmon"],
+                    "ep"
+                ),
+                "{} lacks the scanning capabilities: {caps}",
                 path.display()
             );
             path

@@ -5,6 +5,7 @@
 mod bench;
 mod build;
 mod cmd;
+mod install;
 mod lab;
 mod setup;
 mod workspace;
@@ -52,6 +53,18 @@ enum Task {
     /// Setup, `cargo build --release`, then this scanner, masscan and zmap at rising rates
     /// against a lab's XDP responder: bench/results.md and bench/results.png.
     Bench(bench::BenchArgs),
+    /// Setup (without the test peers), `cargo build --release`, then the scanner under PREFIX:
+    /// bin/scanner with the capabilities to scan as any user (when run as root), its man page,
+    /// and bash, zsh and fish completions.
+    Install {
+        #[arg(long, default_value = "/usr/local")]
+        prefix: std::path::PathBuf,
+    },
+    /// Removes what `install` put under PREFIX.
+    Uninstall {
+        #[arg(long, default_value = "/usr/local")]
+        prefix: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +76,8 @@ fn main() -> ExitCode {
         Task::Test { args } => workspace::test(&args),
         Task::Demo => workspace::demo(),
         Task::Bench(args) => bench::run(&args),
+        Task::Install { prefix } => install::install(&prefix),
+        Task::Uninstall { prefix } => install::uninstall(&prefix),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -51,7 +51,7 @@ impl Scope {
 
 /// Debian packages to build and run a lab: LLVM for building bpf-linker (llvm-config,
 /// libLLVM.so.22 and what `llvm-config --system-libs` names), a C toolchain as host linker, and
-/// the lab's `ip`, `nft`, `ethtool` and `sysctl`.
+/// the lab's `ip`, `nft`, `ethtool` and `sysctl`; `setcap` for `cargo xtask install`.
 pub const BUILD_AND_LAB_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
@@ -63,6 +63,7 @@ pub const BUILD_AND_LAB_PACKAGES: &[&str] = &[
     "procps",
     "nftables",
     "ethtool",
+    "libcap2-bin",
 ];
 
 /// Debian packages only tests and benchmarks use: the scanners we compare against, the

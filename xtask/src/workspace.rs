@@ -7,7 +7,7 @@ use scanner_tests::lab::{Lab, LabConfig, PortTruth};
 use serde_json::Value;
 
 use crate::{
-    build, cmd,
+    build, cmd, install,
     setup::{self, Scope},
 };
 
@@ -27,7 +27,21 @@ pub fn test(args: &[String]) -> Result<()> {
         cargo
     };
     build::quietly("test build", test().arg("--no-run"))?;
-    cmd::run(test().args(args), None)
+    // The privilege tests run what `install` installs, as an unprivileged user: under /tmp,
+    // which that user can reach (a clone under /root is not).
+    let prefix = std::env::temp_dir().join(format!("scanner-install-{}", std::process::id()));
+    // SAFETY: plain syscall.
+    let root = unsafe { libc::geteuid() } == 0;
+    let installed = install::install_from(&cmd::release_binary("scanner"), &prefix, root);
+    let tested = installed.and_then(|()| {
+        let mut run = test();
+        if root {
+            run.env("SCANNER_INSTALLED_BIN", install::installed_binary(&prefix));
+        }
+        cmd::run(run.args(args), None)
+    });
+    let _ = std::fs::remove_dir_all(&prefix);
+    tested
 }
 
 /// The main job: a lab, a SYN scan of its whole /17 on open, closed and filtered ports, the
