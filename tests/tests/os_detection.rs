@@ -161,18 +161,14 @@ fn compare_with_nmap(sysctls: &[(&'static str, &'static str)], builtin: &str) {
         nmap.matches_line, ours.guesses
     );
 
-    // Our own database, measured on these stacks, names this one exactly — except in an
-    // emulated guest (`cargo xtask guest`, TCG), whose clock ticks at the emulator's pace, so
-    // that timestamps and sequence rates are not those the database was measured with.
-    if std::env::var_os("SCANNER_EMULATED_GUEST").is_none() {
-        let output = common::run(common::scanner(&lab).args(["-O", "-p", PORTS, &target]));
-        let text = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            text.lines()
-                .any(|line| line == format!("OS details: Linux 6.X ({builtin})")),
-            "the built-in database does not name {builtin}:\n{text}"
-        );
-    }
+    // Our own database, measured on these stacks, names this one exactly.
+    let output = common::run(common::scanner(&lab).args(["-O", "-p", PORTS, &target]));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.lines()
+            .any(|line| line == format!("OS details: Linux 6.X ({builtin})")),
+        "the built-in database does not name {builtin}:\n{text}"
+    );
     assert_eq!(
         Some(ranked.verdict().to_string()),
         nmap.matches_line,
