@@ -67,7 +67,7 @@ pub const BUILD_AND_LAB_PACKAGES: &[&str] = &[
 ];
 
 /// Debian packages only tests and benchmarks use: the scanners we compare against, the
-/// decoder, a real SCTP peer, and the benchmark plot's font.
+/// decoder, a real SCTP peer, the benchmark plot's font, and the guest's emulator.
 pub const PEER_PACKAGES: &[&str] = &[
     "tshark",
     "nmap",
@@ -77,6 +77,12 @@ pub const PEER_PACKAGES: &[&str] = &[
     "libusrsctp-examples",
     // DejaVu Sans, the text of `cargo xtask bench`'s plot.
     "fonts-dejavu-core",
+    // `cargo xtask guest`: QEMU, and what virtme-ng needs beside it (its init is busybox; depmod
+    // for the unpacked kernel's modules; a venv to install it from PyPI).
+    "qemu-system-x86",
+    "busybox-static",
+    "kmod",
+    "python3-venv",
 ];
 
 const APT_UPDATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);

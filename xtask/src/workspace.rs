@@ -1,4 +1,5 @@
-//! `cargo xtask test | demo`: setup, a release build of the workspace, then the tests or the demo.
+//! `cargo xtask test | demo`: setup, a release build of the workspace, then the tests (on this
+//! machine's kernel, then in a guest on Debian 12's) or the demo.
 
 use std::{collections::HashMap, fs, net::Ipv4Addr, time::Duration};
 
@@ -7,7 +8,7 @@ use scanner_tests::lab::{Lab, LabConfig, PortTruth};
 use serde_json::Value;
 
 use crate::{
-    build, cmd, install,
+    build, cmd, guest, install,
     setup::{self, Scope},
 };
 
@@ -41,7 +42,11 @@ pub fn test(args: &[String]) -> Result<()> {
         cmd::run(run.args(args), None)
     });
     let _ = std::fs::remove_dir_all(&prefix);
-    tested
+    tested?;
+    if args.is_empty() {
+        guest::run(None)?;
+    }
+    Ok(())
 }
 
 /// The main job: a lab, a SYN scan of its whole /17 on open, closed and filtered ports, the
