@@ -31,6 +31,7 @@ use crate::{
         summary,
         table::{self, Silence, TableOptions},
     },
+    privilege::AfterSetup,
     probe::{
         FrameAddrs, Probe,
         ip_proto::IpProto,
@@ -86,6 +87,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         None => None,
     };
     let targets = targets(&cli)?;
+    if !cli.dry_run {
+        // Before anything is attached or sent: a missing capability is one clear line.
+        crate::privilege::check()?;
+    }
     let first = targets
         .get(0)
         .ok_or_else(|| input_error("every target is excluded: nothing to scan"))?;
@@ -112,8 +117,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.scan_type {
         ScanType::Syn => {
             let probe = TcpSyn::new(addrs, source_ports.base, source_ports.mask);
-            let options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
+            let mut options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
             let os = os_db.map(|db| OsStage { db, addrs });
+            if os.is_some() {
+                options.after_setup = AfterSetup::Keep;
+            }
             scan(&cli, probe, space, &options, os)
         }
         ScanType::IpProto => {
@@ -204,6 +212,8 @@ fn discover(
     let mut options = scan_options(cli, &space, interface, addrs, source_ports, &probe)?;
     // The port scan writes --pcap afresh; the ping stage shows its packets with --packet-trace.
     options.capture.pcap = None;
+    // The port scan attaches after it.
+    options.after_setup = AfterSetup::Keep;
     let found = discovery::ping(
         probe,
         targets,
@@ -276,6 +286,7 @@ fn scan_options(
             unmatched: cli.pcap_all,
             append: false,
         },
+        after_setup: AfterSetup::Drop,
     })
 }
 
@@ -391,6 +402,7 @@ fn scan<P: Probe + 'static>(
                 append: true,
                 ..options.capture.clone()
             },
+            after_setup: AfterSetup::Drop,
         };
         let detected = runtime.block_on(osscan::detect(
             &targets,

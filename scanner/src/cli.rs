@@ -14,7 +14,10 @@ Targets are IPv4 addresses, CIDR blocks (198.18.0.0/15), ranges (198.18.0.1-198.
 nmap octet ranges (198.18.0-3.1-254). The IANA special-purpose ranges (private, loopback,
 multicast, documentation, benchmarking, ...) are blocked by default, as in ZMap: list a range in
 --allowlist-file to scan it, or replace the list with --blocklist-file. Replies are classified
-in XDP on the interface and never reach the kernel's stack: run as root.";
+in XDP on the interface and never reach the kernel's stack. Scans need cap_net_raw,
+cap_net_admin, cap_bpf and cap_perfmon: run as root, or as a user once `cargo xtask install`
+(or `setcap cap_net_raw,cap_net_admin,cap_bpf,cap_perfmon+ep scanner`) has granted them; the
+scanner drops them as soon as its XDP program and sockets are set up.";
 
 #[derive(Debug, Parser)]
 #[command(name = "scanner", version, about = "A fast, faithful network scanner: raw probes out, replies classified in XDP.", after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
@@ -215,6 +218,40 @@ pub struct Cli {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     Responder(crate::responder::ResponderArgs),
+    /// Writes the man page or a shell's completions to standard output (`cargo xtask install`
+    /// installs them).
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+    },
+}
+
+/// What `scanner generate` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generated {
+    /// scanner.1, roff.
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Generated {
+    /// Writes it, rendered from this command line's definition.
+    pub fn write(self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        use clap::CommandFactory;
+        use clap_complete::Shell;
+        let mut command = Cli::command();
+        let shell = match self {
+            Self::Man => return clap_mangen::Man::new(command).render(out),
+            Self::Bash => Shell::Bash,
+            Self::Zsh => Shell::Zsh,
+            Self::Fish => Shell::Fish,
+        };
+        clap_complete::generate(shell, &mut command, "scanner", out);
+        Ok(())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -325,6 +362,24 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn man_page_and_completions_render_from_the_cli() {
+        let render = |what: super::Generated| {
+            let mut out = Vec::new();
+            what.write(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let man = render(super::Generated::Man);
+        assert!(
+            man.starts_with(".ie") || man.contains(".TH scanner 1"),
+            "{man:.200}"
+        );
+        assert!(man.contains("allowlist"));
+        assert!(render(super::Generated::Bash).contains("complete -F _scanner"));
+        assert!(render(super::Generated::Zsh).starts_with("#compdef scanner"));
+        assert!(render(super::Generated::Fish).contains("complete -c scanner"));
+    }
+
+    #[test]
     fn parses_bandwidth_and_max_targets() {
         assert_eq!(super::parse_bandwidth("1G"), Ok(1_000_000_000));
         assert_eq!(super::parse_bandwidth("2.5M"), Ok(2_500_000));
@@ -408,8 +463,15 @@ mod tests {
                 assert_eq!(args.interface, "vt0");
                 assert_eq!(args.seed, 3);
             }
-            None => panic!("no subcommand"),
+            other => panic!("not the responder: {other:?}"),
         }
+        let cli = parse("scanner generate zsh").unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Generate {
+                what: Generated::Zsh
+            })
+        ));
         let cli = parse("scanner -p 80 198.18.128.0/17").unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.targets, ["198.18.128.0/17"]);

@@ -8,6 +8,7 @@
 //! On the side: [`capture`] and [`trace`] (--pcap, --packet-trace); [`responder`], the lab's
 //! XDP target for tests and benchmarks (`scanner responder`), not part of a scan.
 //! [`os`]: nmap's OS detection (-O) without the network: probes, tests, fingerprints, matching.
+//! [`privilege`]: the capabilities a scan needs, checked first and dropped once set up.
 
 pub mod app;
 pub mod capture;
@@ -18,6 +19,7 @@ pub mod order;
 pub mod os;
 pub mod osscan;
 pub mod output;
+pub mod privilege;
 pub mod probe;
 pub mod protocols;
 pub mod rate;

@@ -13,6 +13,10 @@ fn main() -> ExitCode {
     };
     let result = match cli.command.take() {
         Some(Command::Responder(args)) => responder::run(args),
+        Some(Command::Generate { what }) => what
+            .write(&mut std::io::stdout().lock())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
         None => app::run(cli),
     };
     match result {

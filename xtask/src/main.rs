@@ -5,6 +5,8 @@
 mod bench;
 mod build;
 mod cmd;
+mod guest;
+mod install;
 mod lab;
 mod setup;
 mod workspace;
@@ -40,8 +42,9 @@ enum Task {
         #[command(subcommand)]
         command: lab::LabCommand,
     },
-    /// Setup, `cargo build --release`, then `cargo test --release` of the workspace (extra
-    /// arguments go to cargo test, e.g. `-- --nocapture`).
+    /// Setup, `cargo build --release`, `cargo test --release` of the workspace, then the lab
+    /// tests of `guest` on Debian 12's kernel. Extra arguments go to cargo test (e.g. a test's
+    /// name, `-- --nocapture`) and skip the guest.
     Test {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -52,6 +55,25 @@ enum Task {
     /// Setup, `cargo build --release`, then this scanner, masscan and zmap at rising rates
     /// against a lab's XDP responder: bench/results.md and bench/results.png.
     Bench(bench::BenchArgs),
+    /// Setup (without the test peers), `cargo build --release`, then the scanner under PREFIX:
+    /// bin/scanner with the capabilities to scan as any user (when run as root), its man page,
+    /// and bash, zsh and fish completions.
+    Install {
+        #[arg(long, default_value = "/usr/local")]
+        prefix: std::path::PathBuf,
+    },
+    /// A selection of the lab tests (every scan type, both XDP programs, the high-rate sweeps)
+    /// on Debian 12's stock kernel, 6.1, booted with virtme-ng under QEMU.
+    Guest {
+        /// The kernel release, e.g. 6.1.0-57-amd64; default the newest 6.1 apt offers.
+        #[arg(long)]
+        kernel: Option<String>,
+    },
+    /// Removes what `install` put under PREFIX.
+    Uninstall {
+        #[arg(long, default_value = "/usr/local")]
+        prefix: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +85,11 @@ fn main() -> ExitCode {
         Task::Test { args } => workspace::test(&args),
         Task::Demo => workspace::demo(),
         Task::Bench(args) => bench::run(&args),
+        Task::Install { prefix } => install::install(&prefix),
+        Task::Uninstall { prefix } => install::uninstall(&prefix),
+        Task::Guest { kernel } => setup::setup(Scope::Everything)
+            .and_then(|_| build::release())
+            .and_then(|()| guest::run(kernel.as_deref())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

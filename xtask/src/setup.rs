@@ -51,7 +51,7 @@ impl Scope {
 
 /// Debian packages to build and run a lab: LLVM for building bpf-linker (llvm-config,
 /// libLLVM.so.22 and what `llvm-config --system-libs` names), a C toolchain as host linker, and
-/// the lab's `ip`, `nft`, `ethtool` and `sysctl`.
+/// the lab's `ip`, `nft`, `ethtool` and `sysctl`; `setcap` for `cargo xtask install`.
 pub const BUILD_AND_LAB_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
@@ -63,10 +63,11 @@ pub const BUILD_AND_LAB_PACKAGES: &[&str] = &[
     "procps",
     "nftables",
     "ethtool",
+    "libcap2-bin",
 ];
 
 /// Debian packages only tests and benchmarks use: the scanners we compare against, the
-/// decoder, a real SCTP peer, and the benchmark plot's font.
+/// decoder, a real SCTP peer, the benchmark plot's font, and the guest's emulator.
 pub const PEER_PACKAGES: &[&str] = &[
     "tshark",
     "nmap",
@@ -76,6 +77,12 @@ pub const PEER_PACKAGES: &[&str] = &[
     "libusrsctp-examples",
     // DejaVu Sans, the text of `cargo xtask bench`'s plot.
     "fonts-dejavu-core",
+    // `cargo xtask guest`: QEMU, and what virtme-ng needs beside it (its init is busybox; depmod
+    // for the unpacked kernel's modules; a venv to install it from PyPI).
+    "qemu-system-x86",
+    "busybox-static",
+    "kmod",
+    "python3-venv",
 ];
 
 const APT_UPDATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);

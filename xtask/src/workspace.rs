@@ -1,4 +1,5 @@
-//! `cargo xtask test | demo`: setup, a release build of the workspace, then the tests or the demo.
+//! `cargo xtask test | demo`: setup, a release build of the workspace, then the tests (on this
+//! machine's kernel, then in a guest on Debian 12's) or the demo.
 
 use std::{collections::HashMap, fs, net::Ipv4Addr, time::Duration};
 
@@ -7,7 +8,7 @@ use scanner_tests::lab::{Lab, LabConfig, PortTruth};
 use serde_json::Value;
 
 use crate::{
-    build, cmd,
+    build, cmd, guest, install,
     setup::{self, Scope},
 };
 
@@ -27,7 +28,25 @@ pub fn test(args: &[String]) -> Result<()> {
         cargo
     };
     build::quietly("test build", test().arg("--no-run"))?;
-    cmd::run(test().args(args), None)
+    // The privilege tests run what `install` installs, as an unprivileged user: under /tmp,
+    // which that user can reach (a clone under /root is not).
+    let prefix = std::env::temp_dir().join(format!("scanner-install-{}", std::process::id()));
+    // SAFETY: plain syscall.
+    let root = unsafe { libc::geteuid() } == 0;
+    let installed = install::install_from(&cmd::release_binary("scanner"), &prefix, root);
+    let tested = installed.and_then(|()| {
+        let mut run = test();
+        if root {
+            run.env("SCANNER_INSTALLED_BIN", install::installed_binary(&prefix));
+        }
+        cmd::run(run.args(args), None)
+    });
+    let _ = std::fs::remove_dir_all(&prefix);
+    tested?;
+    if args.is_empty() {
+        guest::run(None)?;
+    }
+    Ok(())
 }
 
 /// The main job: a lab, a SYN scan of its whole /17 on open, closed and filtered ports, the

@@ -28,6 +28,7 @@ use self::{
 use crate::{
     capture::{Capture, CaptureCounts, CaptureOptions},
     order::{ScanSpace, WalkPlan, Walked},
+    privilege::AfterSetup,
     probe::Probe,
     reply::{
         classify::{Classifier, Discarded},
@@ -74,6 +75,8 @@ pub struct ScanOptions {
     pub send_path: SendPath,
     pub ring_bytes: u32,
     pub capture: CaptureOptions,
+    /// Whether a later stage still needs the capabilities.
+    pub after_setup: AfterSetup,
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +152,8 @@ pub async fn run<P: Probe + 'static>(
         }
         false => (None, None),
     };
+    // Everything privileged is open: the program attached, its ring mapped, the sockets bound.
+    options.after_setup.apply()?;
     let answered = Arc::new(Answered::new(space.len()));
     let progress = Arc::new(SendProgress::default());
     let job = SendJob {

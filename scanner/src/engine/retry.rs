@@ -9,6 +9,13 @@
 //! Linux sends one a second per peer after a burst of six), each pass recovers about as many
 //! answers as seconds went by since the last one, and a protocol scan of one host needs
 //! hundreds of passes: there, passes go on for as long as they recover answers.
+//!
+//! Probes the driver dropped before they left (AF_XDP copy mode on a veth whose peer's ring
+//! is full, before Linux 6.16) are our loss, not the network's silence: a pass that had any
+//! is followed by another, whatever `--retries` says, up to [`MAX_RECOVERY_PASSES`] more.
+
+/// Passes beyond `--retries` to resend what the driver dropped.
+pub const MAX_RECOVERY_PASSES: u32 = 8;
 
 /// How many retry passes a scan may send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +32,8 @@ pub struct RetryPolicy {
     passes: u32,
     /// Answered probes when the last pass started.
     answered_at_last_pass: u64,
+    /// Passes sent beyond the retries because the driver dropped probes.
+    recovery_passes: u32,
 }
 
 impl RetryPolicy {
@@ -33,19 +42,29 @@ impl RetryPolicy {
             retries,
             passes: 0,
             answered_at_last_pass: 0,
+            recovery_passes: 0,
         }
     }
 
     /// Whether to start another pass, given how many probes are answered by now (after the
-    /// previous pass and its wait). Call once per pass, before starting it.
-    pub fn next_pass(&mut self, answered: u64, all_answered: bool) -> bool {
+    /// previous pass and its wait) and how many of the previous pass's probes the driver
+    /// dropped. Call once per pass, before starting it.
+    pub fn next_pass(&mut self, answered: u64, all_answered: bool, dropped_last_pass: u64) -> bool {
         let out_of_retries = match self.retries {
             Retries::AtMost(max) => self.passes > max,
             Retries::WhileRecovering => false,
         };
         let another = match self.passes {
             0 => true,
-            _ if all_answered || out_of_retries => false,
+            _ if all_answered => false,
+            // Never sent is not silent: resend, within the recovery budget.
+            _ if dropped_last_pass > 0 && self.retries != Retries::AtMost(0) => {
+                if out_of_retries {
+                    self.recovery_passes += 1;
+                }
+                self.recovery_passes <= MAX_RECOVERY_PASSES
+            }
+            _ if out_of_retries => false,
             // The first retry always goes: the first pass says nothing about losses.
             1 => true,
             _ => answered > self.answered_at_last_pass,
@@ -75,7 +94,7 @@ mod tests {
         let mut policy = RetryPolicy::new(retries);
         let mut sent = 0;
         for &answered in answered_before_each_pass {
-            if !policy.next_pass(answered, answered == total) {
+            if !policy.next_pass(answered, answered == total, 0) {
                 break;
             }
             sent += 1;
@@ -106,6 +125,33 @@ mod tests {
         // Silence still costs one retry, and all answered none.
         assert_eq!(passes_with(Retries::WhileRecovering, &[0, 0, 0], 10), 2);
         assert_eq!(passes_with(Retries::WhileRecovering, &[0, 10, 10], 10), 1);
+    }
+
+    #[test]
+    fn passes_that_lost_probes_in_the_driver_are_followed_by_another() {
+        let mut policy = RetryPolicy::new(Retries::AtMost(1));
+        assert!(policy.next_pass(0, false, 0));
+        assert!(policy.next_pass(50, false, 100));
+        // Out of retries and nothing recovered, but the driver dropped some: again.
+        assert!(policy.next_pass(50, false, 7));
+        assert!(policy.next_pass(50, false, 1));
+        assert!(
+            !policy.next_pass(50, false, 0),
+            "no drops: the rest is silence"
+        );
+        // The budget is bounded.
+        let mut policy = RetryPolicy::new(Retries::AtMost(0));
+        assert!(policy.next_pass(0, false, 0));
+        assert!(!policy.next_pass(0, false, 5), "--retries 0 sends one pass");
+        let mut policy = RetryPolicy::new(Retries::AtMost(2));
+        let sent = (0..100)
+            .take_while(|_| policy.next_pass(10, false, 3))
+            .count() as u32;
+        assert_eq!(sent, 3 + MAX_RECOVERY_PASSES);
+        // All answered ends it whatever was dropped.
+        let mut policy = RetryPolicy::new(Retries::AtMost(2));
+        assert!(policy.next_pass(0, false, 0));
+        assert!(!policy.next_pass(10, true, 3));
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct SendReport {
     pub sending: Duration,
     /// Probes the driver dropped instead of sending (not in `per_pass`; a retry resends them).
     pub dropped: u64,
+    /// Of those, in the last pass: lost for good unless they were also sent in another.
+    pub dropped_in_last_pass: u64,
     /// Sending stopped at --max-runtime.
     pub out_of_time: bool,
 }
@@ -109,7 +111,11 @@ impl<P: Probe> SendJob<P> {
         });
         while !self.stopped()
             && !self.out_of_time()
-            && policy.next_pass(self.answered.count(), self.all_answered(&report))
+            && policy.next_pass(
+                self.answered.count(),
+                self.all_answered(&report),
+                report.dropped_in_last_pass,
+            )
         {
             let retry = !report.per_pass.is_empty();
             self.progress.pass.fetch_add(1, Ordering::Relaxed);
@@ -140,6 +146,7 @@ impl<P: Probe> SendJob<P> {
             }
             let dropped: u64 = sent.iter().map(|part| part.dropped).sum();
             report.dropped += dropped;
+            report.dropped_in_last_pass = dropped;
             report
                 .per_pass
                 .push(sent.iter().map(|part| part.walked).sum::<u64>() - dropped);

@@ -31,6 +31,7 @@ use self::host::{HostOs, HostScan, Next, OsTarget};
 use crate::{
     capture::{Batch, Capture, CaptureOptions, Direction, clock::monotonic_ns},
     os::db::OsDb,
+    privilege::AfterSetup,
     probe::FrameAddrs,
     reply::{
         ring::{ReplyRing, ReplySink},
@@ -57,6 +58,8 @@ pub struct OsOptions {
     /// nmap's --max-os-tries.
     pub max_tries: u8,
     pub capture: CaptureOptions,
+    /// -O is the last stage: it drops the capabilities once set up.
+    pub after_setup: AfterSetup,
 }
 
 pub struct OsOutcome<'db> {
@@ -109,6 +112,7 @@ pub async fn detect<'db>(
             .as_ref()
             .map(|(capture, _)| (capture.clone(), Batch::new(Direction::Sent))),
     };
+    options.after_setup.apply()?;
 
     let mut dice = rand::rng();
     let mut results: Vec<Option<HostOs<'db>>> = targets.iter().map(|_| None).collect();

@@ -70,8 +70,15 @@ pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope:
     if sent.dropped > 0 {
         let _ = writeln!(
             out,
-            "  {} probes dropped by the driver before they left (not counted above; retried)",
+            "  {} probes dropped by the driver before they left (not counted above; retried until a pass lost none)",
             sent.dropped
+        );
+    }
+    if sent.dropped_in_last_pass > 0 {
+        let _ = writeln!(
+            out,
+            "  warning: the driver dropped {} probes of the last pass: their targets may be missing",
+            sent.dropped_in_last_pass
         );
     }
     if let Some(captured) = stats.captured {

@@ -2,5 +2,6 @@
 //! ring buffer carries them here ([`ring`]), and [`classify`] turns them into results.
 
 pub mod classify;
+pub mod kernel;
 pub mod ring;
 pub mod xdp;

@@ -3,6 +3,7 @@
 //! Attachment goes through a bpf_link (kernel >= 5.9), owned by this process: when the scan
 //! ends, fails, or the process dies, the link's fd closes and the kernel detaches the program.
 
+use super::kernel;
 use anyhow::{Context as _, Result, anyhow};
 use aya::{
     Ebpf, EbpfLoader,
@@ -50,16 +51,22 @@ pub struct XdpCounters {
 
 /// Loads `program` into the kernel and attaches it to the interface: native XDP, or generic
 /// when the driver has no native support. The bpf_link belongs to the program's [`Ebpf`].
+/// A kernel older than [`kernel::MINIMUM`] gets one line naming what it lacks instead of the
+/// kernel's own error.
 pub fn load_and_attach(program: &mut Xdp, ifindex: u32, ifname: &str) -> Result<AttachMode> {
     program
         .load()
-        .context("the kernel rejected the XDP program")?;
+        .context("the kernel rejected the XDP program")
+        .map_err(kernel::explain)?;
     Ok(match program.attach(ifindex, XdpMode::Driver) {
         Ok(_) => AttachMode::Native,
         Err(native) => {
-            program.attach(ifindex, XdpMode::Skb).with_context(|| {
-                format!("attaching XDP to {ifname} (native mode failed too: {native})")
-            })?;
+            program
+                .attach(ifindex, XdpMode::Skb)
+                .with_context(|| {
+                    format!("attaching XDP to {ifname} (native mode failed too: {native})")
+                })
+                .map_err(kernel::explain)?;
             AttachMode::Generic
         }
     })
@@ -71,7 +78,8 @@ impl ReplyFilter {
             .override_global(CONFIG_GLOBAL, config, true)
             .map_max_entries(REPLIES_MAP, ring_bytes)
             .load(XDP_OBJECT)
-            .context("loading the XDP program (are you root?)")?;
+            .context("loading the XDP program (are you root?)")
+            .map_err(kernel::explain)?;
         let program: &mut Xdp = ebpf
             .program_mut(XDP_PROGRAM)
             .ok_or_else(|| anyhow!("the XDP object has no program {XDP_PROGRAM:?}"))?

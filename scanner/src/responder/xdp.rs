@@ -23,7 +23,8 @@ impl Responder {
         let mut ebpf = EbpfLoader::new()
             .override_global(CONFIG_GLOBAL, config, true)
             .load(OBJECT)
-            .context("loading the responder's XDP program (are you root?)")?;
+            .context("loading the responder's XDP program (are you root?)")
+            .map_err(crate::reply::kernel::explain)?;
         let program: &mut Xdp = ebpf
             .program_mut(PROGRAM)
             .ok_or_else(|| anyhow!("the responder object has no program {PROGRAM:?}"))?

@@ -32,6 +32,9 @@ pub const FRAME_SIZE: usize = 4096;
 const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
 /// A sender that sees no progress at all for this long reports an error instead of spinning.
 const STALL: Duration = Duration::from_secs(5);
+/// After the driver dropped a frame for a full queue, time for its peer to drain (a veth
+/// peer's NAPI empties its 256-frame XDP ring in well under this).
+const DROP_BACKOFF: Duration = Duration::from_micros(50);
 /// How long [`XdpSender::open_with`] retries binding a queue the kernel reports busy.
 pub const BUSY_RETRY: Duration = Duration::from_secs(1);
 
@@ -512,8 +515,12 @@ impl XdpSender {
         let err = io::Error::last_os_error();
         match err.raw_os_error() {
             Some(libc::EBUSY) if self.mode == XdpMode::Copy => {
-                // __xsk_generic_xmit stops at the first frame the driver drops.
+                // __xsk_generic_xmit stops at the first frame the driver drops: a veth whose
+                // peer's XDP ring is full, before Linux 6.16 taught veth to stop its queue (and
+                // the kernel to leave the frame in the ring) instead. Pace to what the peer
+                // takes: give it time to drain before the next frame.
                 self.dropped += 1;
+                thread::sleep(DROP_BACKOFF);
                 Ok(true)
             }
             Some(libc::EAGAIN | libc::EBUSY | libc::ENOBUFS | libc::EINTR) => Ok(true),

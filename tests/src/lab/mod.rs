@@ -325,9 +325,12 @@ impl Lab {
         ]);
         if !self.config.icmp_ratelimit {
             sysctls.extend([
+                // An empty ratemask exempts every ICMP type from both the per-peer limit
+                // and the host-wide one (icmp_msgs_per_sec), and, unlike icmp_msgs_per_sec
+                // and icmp_msgs_burst, it is per namespace on every kernel (those two are
+                // global on some 6.1 builds, so writing them in a namespace fails there).
                 ("net.ipv4.icmp_ratelimit", "0"),
-                ("net.ipv4.icmp_msgs_per_sec", "100000000"),
-                ("net.ipv4.icmp_msgs_burst", "100000000"),
+                ("net.ipv4.icmp_ratemask", "0"),
             ]);
         }
         sysctls.extend(self.config.target_sysctls.iter().copied());
