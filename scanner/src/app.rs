@@ -2,13 +2,15 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
+    io::Write as _,
     net::Ipv4Addr,
+    path::PathBuf,
     process::ExitCode,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use anyhow::{Context as _, Result};
@@ -27,9 +29,10 @@ use crate::{
         report::{OsReport, ReportOptions},
     },
     output::{
-        json::JsonLines,
-        summary,
-        table::{self, Silence, TableOptions},
+        fields::Fields,
+        normal::NormalWriter,
+        sinks::{Format, OutputSpec, Outputs},
+        summary, table, xml,
     },
     privilege::AfterSetup,
     probe::{
@@ -38,7 +41,12 @@ use crate::{
         sctp::{Checksum, Chunk, Sctp},
         tcp_syn::TcpSyn,
     },
-    rate, route,
+    rate,
+    report::{
+        self, HostReport, ReportWriter, RunStats, ScanInfo, ScanKind,
+        build::{Silence, Up},
+    },
+    route,
     send::{self, SendPath},
     services::Services,
     targets::{AddressPolicy, Blocklist, PortList, TargetSet},
@@ -356,13 +364,25 @@ fn scan<P: Probe + 'static>(
         eprintln!("scanner: dry run: {described} probes described, none sent (seed {seed})");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut json =
-        match &cli.output_json {
-            Some(path) => Some(JsonLines::create(path).map_err(|err| {
-                input_error(format!("cannot write -oJ {}: {err}", path.display()))
-            })?),
-            None => None,
-        };
+    let spec = output_spec(cli)?;
+    let mut outputs = Outputs::open(&spec)?;
+    let scan_info = ScanInfo {
+        kind: scan_kind(cli.scan_type),
+        ports: {
+            let mut ports: Vec<u16> = space.ports().iter().collect();
+            ports.sort_unstable();
+            ports
+        },
+        args: std::env::args().collect::<Vec<_>>().join(" "),
+        start: SystemTime::now(),
+        verbose: cli.verbose,
+        debug: cli.debug,
+        open_only: cli.open,
+        reason: cli.reason,
+        source_ip: options.source_ip,
+    };
+    outputs.begin(&scan_info)?;
+    let services = Services::global();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -378,15 +398,27 @@ fn scan<P: Probe + 'static>(
             options,
             Arc::clone(&stop),
             |result| {
-                if let Some(json) = json.as_mut() {
-                    json.write(result)?;
-                }
-                Ok(())
+                let entry = report::build::entry(result, services);
+                Ok(outputs.decided(&scan_info, result.ip, &entry)?)
             },
         )
         .await
     })?;
-    let mut host_notes = HashMap::new();
+    let up = match cli.skip_host_discovery {
+        true => Up::EveryTarget,
+        false => Up::Answered,
+    };
+    let mut hosts = report::build::hosts(
+        &outcome.results,
+        &space,
+        P::PROTO,
+        &Silence {
+            verdict: silent,
+            walked: &outcome.stats.walked,
+        },
+        up,
+        services,
+    );
     let mut os_interrupted = false;
     if let Some(os) = &os
         && !outcome.stats.interrupted
@@ -420,12 +452,16 @@ fn scan<P: Probe + 'static>(
                 os.addrs.next_hop_mac[2],
             ]),
         };
-        for host in &detected.hosts {
-            let report = OsReport::new(host, &report_options(host.target.address));
-            if let Some(json) = json.as_mut() {
-                json.write_os(&report)?;
-            }
-            host_notes.insert(report.ip, report.text().to_owned());
+        let mut reports: HashMap<Ipv4Addr, OsReport> = detected
+            .hosts
+            .iter()
+            .map(|host| {
+                let report = OsReport::new(host, &report_options(host.target.address));
+                (report.ip, report)
+            })
+            .collect();
+        for host in &mut hosts {
+            host.os = reports.remove(&host.ip);
         }
         eprintln!(
             "scanner: OS detection: {} hosts, {} probes sent, {} replies, {:.2}s",
@@ -436,27 +472,24 @@ fn scan<P: Probe + 'static>(
         );
         os_interrupted = detected.interrupted;
     }
-    if let Some(json) = json {
-        json.finish().context("writing JSON output")?;
+    // --open lists only the hosts with a port that may be open, as nmap.
+    hosts.retain(|host| !cli.open || host.ports.iter().any(|entry| entry.state.may_be_open()));
+    for host in &hosts {
+        outputs.host(&scan_info, host)?;
     }
-    let json_on_stdout = cli.output_json.as_deref() == Some(std::path::Path::new("-"));
-    if !json_on_stdout {
-        let text = table::render(
-            &outcome.results,
-            &space,
-            P::PROTO,
-            &Silence {
-                verdict: silent,
-                walked: &outcome.stats.walked,
-            },
-            &Services::load(),
-            &TableOptions {
-                reason: cli.reason,
-                max_hosts: cli.max_host_tables,
-                host_notes,
-            },
-        );
-        print!("{text}");
+    let run_stats = RunStats {
+        end: SystemTime::now(),
+        elapsed_secs: scan_info
+            .start
+            .elapsed()
+            .map_or(0.0, |elapsed| elapsed.as_secs_f64()),
+        addresses: space.targets().len(),
+        hosts_up: hosts.len() as u64,
+        interrupted: outcome.stats.interrupted || os_interrupted,
+    };
+    outputs.end(&scan_info, &run_stats)?;
+    if !spec.uses_stdout() {
+        terminal(&hosts, &scan_info, cli, &outcome, &space, silent, services)?;
     }
     eprint!(
         "{}",
@@ -474,10 +507,112 @@ fn scan<P: Probe + 'static>(
             },
         )
     );
-    Ok(if outcome.stats.interrupted || os_interrupted {
+    Ok(if run_stats.interrupted {
         ExitCode::from(130)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The terminal: nmap's host tables, or per-port totals above --max-host-tables hosts.
+fn terminal(
+    hosts: &[HostReport],
+    scan: &ScanInfo,
+    cli: &Cli,
+    outcome: &engine::ScanOutcome,
+    space: &ScanSpace,
+    silent: crate::verdict::Verdict,
+    services: &Services,
+) -> Result<()> {
+    let stdout = std::io::stdout().lock();
+    if hosts.len() <= cli.max_host_tables {
+        let mut normal = NormalWriter::terminal(stdout);
+        for host in hosts {
+            normal.host(scan, host)?;
+        }
+        return Ok(normal.flush_terminal()?);
+    }
+    let mut out = std::io::BufWriter::new(stdout);
+    let totals = table::totals(
+        &outcome.results,
+        space,
+        scan.kind.proto(),
+        &Silence {
+            verdict: silent,
+            walked: &outcome.stats.walked,
+        },
+        services,
+        hosts.len(),
+    );
+    out.write_all(totals.as_bytes())?;
+    for host in hosts.iter().filter(|host| host.os.is_some()) {
+        if let Some(os) = &host.os {
+            write!(out, "\nScan report for {}\n{}", host.ip, os.text())?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn scan_kind(scan_type: ScanType) -> ScanKind {
+    match scan_type {
+        ScanType::Syn => ScanKind::Syn,
+        ScanType::IpProto => ScanKind::IpProto,
+        ScanType::SctpInit => ScanKind::SctpInit,
+        ScanType::SctpCookieEcho => ScanKind::SctpCookieEcho,
+    }
+}
+
+/// The outputs asked for, checked before anything is sent.
+fn output_spec(cli: &Cli) -> Result<OutputSpec> {
+    let mut files: Vec<(Format, PathBuf)> = Vec::new();
+    if let Some(base) = &cli.output_all {
+        let with = |extension: &str| {
+            let mut name = base.clone().into_os_string();
+            name.push(extension);
+            PathBuf::from(name)
+        };
+        files.extend([
+            (Format::Normal, with(".nmap")),
+            (Format::Xml, with(".xml")),
+            (Format::Grepable, with(".gnmap")),
+        ]);
+    }
+    for (format, path) in [
+        (Format::Normal, &cli.output_normal),
+        (Format::Xml, &cli.output_xml),
+        (Format::Grepable, &cli.output_grepable),
+        (Format::Json, &cli.output_json),
+        (Format::Csv, &cli.output_csv),
+        (Format::List, &cli.output_list),
+    ] {
+        if let Some(path) = path {
+            files.push((format, path.clone()));
+        }
+    }
+    if files
+        .iter()
+        .filter(|(_, path)| path == std::path::Path::new("-"))
+        .count()
+        > 1
+    {
+        return Err(input_error(
+            "more than one output goes to standard output (-): give the others files",
+        ));
+    }
+    let fields = match &cli.output_fields {
+        Some(spec) => Some(Fields::parse(spec).map_err(input_error)?),
+        None => None,
+    };
+    let stylesheet = match (&cli.stylesheet, cli.no_stylesheet) {
+        (_, true) => None,
+        (Some(path), false) => Some(path.clone()),
+        (None, false) => Some(xml::DEFAULT_STYLESHEET.to_owned()),
+    };
+    Ok(OutputSpec {
+        files,
+        fields,
+        stylesheet,
     })
 }
 

@@ -137,9 +137,53 @@ pub struct Cli {
     #[arg(short = 'g', long = "source-port", value_name = "PORT")]
     pub source_port: Option<u16>,
 
-    /// Write results as JSON lines to FILE ("-" for standard output) (nmap-style -oJ).
+    /// -oJ: every port state of every host that is up as JSON lines (replies as they come,
+    /// silence at the end) and its OS result; FILE "-" is standard output.
     #[arg(long = "output-json", value_name = "FILE")]
     pub output_json: Option<PathBuf>,
+
+    /// -oN: nmap's normal output (what the terminal shows, with nmap's head and foot lines).
+    #[arg(long = "output-normal", value_name = "FILE")]
+    pub output_normal: Option<PathBuf>,
+
+    /// -oX: nmap's XML (valid against nmap.dtd; ndiff, python-libnmap and nmap.xsl read it).
+    #[arg(long = "output-xml", value_name = "FILE")]
+    pub output_xml: Option<PathBuf>,
+
+    /// -oG: nmap's grepable output.
+    #[arg(long = "output-grepable", value_name = "FILE")]
+    pub output_grepable: Option<PathBuf>,
+
+    /// -oA: BASE.nmap, BASE.xml and BASE.gnmap, as nmap.
+    #[arg(long = "output-all", value_name = "BASE")]
+    pub output_all: Option<PathBuf>,
+
+    /// -oC: CSV with a header line, the columns of --output-fields.
+    #[arg(long = "output-csv", value_name = "FILE")]
+    pub output_csv: Option<PathBuf>,
+
+    /// -oL: masscan's list format (`open tcp 443 198.51.100.7 1733400000`).
+    #[arg(long = "output-list", value_name = "FILE")]
+    pub output_list: Option<PathBuf>,
+
+    /// The fields of -oC and -oJ, comma-separated, by ZMap's names where ZMap has them: saddr,
+    /// daddr, sport, classification, success, ttl, timestamp_ts; and state, reason, proto,
+    /// responder, ip, port [default: -oJ ip,port,proto,state,reason,ttl,responder; -oC
+    /// saddr,sport,proto,state,reason,ttl,responder,timestamp_ts].
+    #[arg(long = "output-fields", value_name = "FIELDS")]
+    pub output_fields: Option<String>,
+
+    /// Only states that may be open (open, open|filtered) in every output, as nmap's --open.
+    #[arg(long)]
+    pub open: bool,
+
+    /// The XSL stylesheet the XML refers to [default: nmap's, /usr/share/nmap/nmap.xsl].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_stylesheet")]
+    pub stylesheet: Option<String>,
+
+    /// No stylesheet reference in the XML.
+    #[arg(long)]
+    pub no_stylesheet: bool,
 
     /// Print every packet sent and every reply received, one line each, as nmap does.
     #[arg(long)]
@@ -165,7 +209,8 @@ pub struct Cli {
     #[arg(short = 'n', action = ArgAction::SetTrue)]
     pub no_dns: bool,
 
-    /// Skip host discovery (nmap's -Pn): scan every target, as the default does.
+    /// Treat every target as up (nmap's -Pn): each is listed with all its states, the silent
+    /// ones too. Without it a host is up once it answered any probe.
     #[arg(long = "skip-host-discovery", action = ArgAction::SetTrue, conflicts_with = "sctp_ping")]
     pub skip_host_discovery: bool,
 
@@ -332,7 +377,7 @@ fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
         .map_err(|_| format!("{s:?} is not a usable number of seconds"))
 }
 
-/// Nmap spells some options as a dash and two letters (-iL, -oJ, -Pn, -PY); clap reads a dash and
+/// Nmap spells some options as a dash and two letters (-iL, -oX, -Pn, -PY); clap reads a dash and
 /// one letter. Those exact words become their long forms; everything else passes unchanged.
 pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     args.into_iter()
@@ -340,6 +385,12 @@ pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
             let long = match arg.to_str() {
                 Some("-iL") => "--input-list",
                 Some("-oJ") => "--output-json",
+                Some("-oN") => "--output-normal",
+                Some("-oX") => "--output-xml",
+                Some("-oG") => "--output-grepable",
+                Some("-oA") => "--output-all",
+                Some("-oC") => "--output-csv",
+                Some("-oL") => "--output-list",
                 Some("-Pn") => "--skip-host-discovery",
                 Some("-PY") => "--sctp-ping",
                 // -PY22,80: the ports are glued to the flag.

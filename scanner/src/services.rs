@@ -108,6 +108,22 @@ pub struct Services {
 }
 
 impl Services {
+    /// [`Services::load`], once per process: the report's port entries borrow their names.
+    pub fn global() -> &'static Services {
+        static SERVICES: std::sync::OnceLock<Services> = std::sync::OnceLock::new();
+        SERVICES.get_or_init(Services::load)
+    }
+
+    /// Nmap's name for a port or protocol, when its tables have one.
+    pub fn known_name(&self, proto: Proto, port: u16) -> Option<&str> {
+        match proto {
+            Proto::Ip => u8::try_from(port)
+                .ok()
+                .and_then(|number| self.protocols.name(number)),
+            _ => self.names.get(&(proto, port)).map(String::as_str),
+        }
+    }
+
     /// Loads nmap's tables if present; any problem with one falls back to the embedded names.
     pub fn load() -> Self {
         Self {
@@ -177,13 +193,7 @@ impl Services {
 
     /// The service name nmap would print ("unknown" when it has none).
     pub fn name(&self, proto: Proto, port: u16) -> &str {
-        let name = match proto {
-            Proto::Ip => u8::try_from(port)
-                .ok()
-                .and_then(|number| self.protocols.name(number)),
-            _ => self.names.get(&(proto, port)).map(String::as_str),
-        };
-        name.unwrap_or("unknown")
+        self.known_name(proto, port).unwrap_or("unknown")
     }
 
     /// What nmap's -sY and -sZ scan without -p: every SCTP port the table names, in order.

@@ -87,6 +87,11 @@ impl PortState {
             Self::OpenFiltered => "open|filtered",
         }
     }
+
+    /// What nmap's `--open` keeps: open, or possibly open.
+    pub fn may_be_open(self) -> bool {
+        matches!(self, Self::Open | Self::OpenFiltered)
+    }
 }
 
 /// Why a port got its state, spelt as nmap's `--reason` spells it.

@@ -88,10 +88,28 @@ fn dropped_ports_stay_silent_and_admin_prohibited_ones_are_filtered() {
         "-oJ",
         "-",
     ]));
+    // Every host answered on the rejected port, so each is up and lists its dropped port as
+    // silence decided it, once, after the replies.
+    let states = common::parse_json_states_of(&output.stdout, "tcp");
+    let silent: BTreeSet<_> = states
+        .iter()
+        .filter(|f| f.port == DROPPED)
+        .inspect(|f| {
+            assert_eq!(
+                (&*f.state, &*f.reason),
+                ("filtered", "no-response"),
+                "{f:?}"
+            )
+        })
+        .map(|f| (f.ip, f.port))
+        .collect();
+    let expected_silent: BTreeSet<_> = lab_addresses(0, 256).map(|ip| (ip, DROPPED)).collect();
+    assert_eq!(silent, expected_silent);
+    assert_eq!(states.len(), 512, "one line per port state");
     let found = parse_json_lines(&output.stdout);
     assert!(
         found.iter().all(|f| f.port == REJECTED),
-        "a dropped port produced a result: {:?}",
+        "a dropped port got a reply: {:?}",
         found.iter().find(|f| f.port == DROPPED)
     );
     assert_eq!(found.len(), 256);

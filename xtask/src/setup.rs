@@ -77,6 +77,11 @@ pub const PEER_PACKAGES: &[&str] = &[
     "libusrsctp-examples",
     // DejaVu Sans, the text of `cargo xtask bench`'s plot.
     "fonts-dejavu-core",
+    // The consumers of nmap's output that the output tests feed ours to.
+    "ndiff",
+    "python3-libnmap",
+    "libxml2-utils",
+    "xsltproc",
     // `cargo xtask guest`: QEMU, and what virtme-ng needs beside it (its init is busybox; depmod
     // for the unpacked kernel's modules; a venv to install it from PyPI).
     "qemu-system-x86",

@@ -38,6 +38,7 @@ pub struct OsReport {
     /// The same, wrapped in `OS:` lines as nmap prints it for submission.
     #[serde(skip)]
     pub fingerprint_wrapped: String,
+    pub ports_used: PortsUsed,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance: Option<i32>,
     pub tries: usize,
@@ -52,8 +53,29 @@ pub struct OsMatch {
     pub name: String,
     /// Percent, rounded down as nmap prints it.
     pub accuracy: u8,
-    pub classes: Vec<String>,
+    /// The reference's line in its database (nmap's `osmatch line`).
+    pub line: usize,
+    pub classes: Vec<OsClassMatch>,
+}
+
+/// A `Class` line of the matching reference, with its CPE names.
+#[derive(Debug, Serialize)]
+pub struct OsClassMatch {
+    pub vendor: String,
+    pub family: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
+    pub device_type: String,
     pub cpe: Vec<String>,
+}
+
+/// The ports OS detection probed (nmap's `portused`).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct PortsUsed {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_tcp: Option<u16>,
+    pub closed_tcp: u16,
+    pub closed_udp: u16,
 }
 
 impl OsReport {
@@ -95,6 +117,11 @@ impl OsReport {
         }
         Self {
             ip: host.target.address,
+            ports_used: PortsUsed {
+                open_tcp: host.target.open_tcp_port,
+                closed_tcp: host.closed_tcp_port,
+                closed_udp: host.closed_udp_port,
+            },
             verdict,
             matches: listed,
             fingerprint,
@@ -165,25 +192,18 @@ fn listed_matches(matches: &Matches) -> Vec<OsMatch> {
         .map(|m| OsMatch {
             name: m.reference.name.clone(),
             accuracy: (m.accuracy * 100.0).floor() as u8,
+            line: m.reference.line,
             classes: m
                 .reference
                 .classes
                 .iter()
-                .map(|c| {
-                    [
-                        c.vendor.as_str(),
-                        c.family.as_str(),
-                        c.generation.as_deref().unwrap_or(""),
-                        c.device_type.as_str(),
-                    ]
-                    .join(" | ")
+                .map(|c| OsClassMatch {
+                    vendor: c.vendor.clone(),
+                    family: c.family.clone(),
+                    generation: c.generation.clone(),
+                    device_type: c.device_type.clone(),
+                    cpe: c.cpe.clone(),
                 })
-                .collect(),
-            cpe: m
-                .reference
-                .classes
-                .iter()
-                .flat_map(|c| c.cpe.iter().cloned())
                 .collect(),
         })
         .collect()

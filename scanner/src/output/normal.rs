@@ -28,6 +28,11 @@ impl<W: Write> NormalWriter<W> {
         Self { out, file: false }
     }
 
+    /// Flushes the terminal's tables (whose foot is the scan's summary, not [`ReportWriter::end`]).
+    pub fn flush_terminal(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     pub fn into_inner(self) -> W {
         self.out
     }
@@ -194,6 +199,7 @@ mod tests {
             debug: 0,
             open_only: false,
             reason,
+            source_ip: std::net::Ipv4Addr::new(198, 18, 0, 1),
         }
     }
 

@@ -1,191 +1,30 @@
-//! Nmap-style text output: a port table per host for small scans, one row per port and state
-//! with host counts for large ones.
+//! The terminal's view of a scan too large for host tables (more responding hosts than
+//! `--max-host-tables`): one row per port, state and reason, with host counts, silence
+//! included. The per-host tables are nmap's normal output ([`super::normal`]).
 
 use std::{
     collections::{BTreeMap, HashMap},
     fmt::Write as _,
-    net::Ipv4Addr,
 };
 
 use crate::{
-    order::{ScanSpace, Walked},
+    order::ScanSpace,
+    report::build::Silence,
     results::ScanResult,
     services::Services,
-    verdict::{PortState, Proto, Reason, Verdict},
+    verdict::{PortState, Proto, Reason},
 };
 
-/// Nmap folds a state into "Not shown" once it holds more than this many ports.
-const FOLD_ABOVE: usize = 25;
-
-/// The probes that got no answer: nmap's verdict on them, and which probes went out at all
-/// (fewer than all for a shard, a capped or an interrupted scan).
-pub struct Silence<'a> {
-    pub verdict: Verdict,
-    pub walked: &'a Walked,
-}
-
-pub struct TableOptions {
-    /// Add nmap's REASON column.
-    pub reason: bool,
-    /// Above this many responding hosts, print per-port totals instead of per-host tables.
-    pub max_hosts: usize,
-    /// Lines printed under a host's table (OS detection's result).
-    pub host_notes: HashMap<Ipv4Addr, String>,
-}
-
-/// One row of a host's table: what one port got.
-#[derive(Clone, Copy)]
-struct Row {
-    port: u16,
-    state: PortState,
-    reason: Reason,
-    ttl: Option<u8>,
-}
-
-pub fn render(
-    results: &[ScanResult],
-    space: &ScanSpace,
-    proto: Proto,
-    silence: &Silence<'_>,
-    services: &Services,
-    options: &TableOptions,
-) -> String {
-    let mut by_host: BTreeMap<Ipv4Addr, HashMap<u16, &ScanResult>> = BTreeMap::new();
-    for result in results {
-        by_host
-            .entry(result.ip)
-            .or_default()
-            .insert(result.port, result);
-    }
-    let mut out = String::new();
-    if by_host.len() <= options.max_hosts {
-        for (ip, answered) in &by_host {
-            let rows = space
-                .ports()
-                .iter()
-                .filter_map(|port| match answered.get(&port) {
-                    Some(r) => Some(Row {
-                        port,
-                        state: r.state,
-                        reason: r.reason,
-                        ttl: Some(r.ttl),
-                    }),
-                    // A probe never sent says nothing about its port.
-                    None => space
-                        .index_of(*ip, port)
-                        .is_some_and(|index| silence.walked.contains(index))
-                        .then_some(Row {
-                            port,
-                            state: silence.verdict.state,
-                            reason: silence.verdict.reason,
-                            ttl: None,
-                        }),
-                });
-            host_table(
-                &mut out,
-                *ip,
-                rows.collect(),
-                proto,
-                services,
-                options.reason,
-                options.host_notes.get(ip).map(String::as_str),
-            );
-        }
-    } else {
-        port_totals(
-            &mut out,
-            results,
-            space,
-            proto,
-            silence,
-            services,
-            by_host.len(),
-        );
-        for (ip, note) in &options.host_notes {
-            let _ = write!(out, "\nScan report for {ip}\n{note}");
-        }
-    }
-    out
-}
-
-fn host_table(
-    out: &mut String,
-    ip: Ipv4Addr,
-    mut rows: Vec<Row>,
-    proto: Proto,
-    services: &Services,
-    reason: bool,
-    note: Option<&str>,
-) {
-    let _ = writeln!(out, "Scan report for {ip}\nHost is up.");
-    let mut per_state: BTreeMap<PortState, Vec<Row>> = BTreeMap::new();
-    for row in &rows {
-        per_state.entry(row.state).or_default().push(*row);
-    }
-    for (state, folded) in per_state.iter().filter(|(_, r)| r.len() > FOLD_ABOVE) {
-        let _ = writeln!(
-            out,
-            "Not shown: {} {} {} {}s ({})",
-            folded.len(),
-            state.as_str(),
-            proto.not_shown_label(),
-            proto.port_noun(),
-            reason_counts(folded)
-        );
-        rows.retain(|row| row.state != *state);
-    }
-    if rows.is_empty() {
-        out.push_str(note.unwrap_or_default());
-        out.push('\n');
-        return;
-    }
-    rows.sort_by_key(|row| row.port);
-    let cells: Vec<[String; 4]> = rows
-        .iter()
-        .map(|row| {
-            let why = match row.ttl {
-                Some(ttl) => format!("{} ttl {ttl}", row.reason.as_str()),
-                None => row.reason.as_str().to_owned(),
-            };
-            [
-                proto.port_label(row.port),
-                row.state.as_str().to_owned(),
-                services.name(proto, row.port).to_owned(),
-                why,
-            ]
-        })
-        .collect();
-    let header = [port_header(proto), "STATE", "SERVICE", "REASON"];
-    write_columns(out, &header, &cells, if reason { 4 } else { 3 });
-    out.push_str(note.unwrap_or_default());
-    out.push('\n');
-}
-
-/// "reset" or "30 reset, 2 no-response".
-fn reason_counts(rows: &[Row]) -> String {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for row in rows {
-        *counts.entry(row.reason.as_str()).or_default() += 1;
-    }
-    if counts.len() == 1 {
-        return counts.into_keys().next().unwrap_or_default().to_owned();
-    }
-    counts
-        .iter()
-        .map(|(reason, n)| format!("{n} {reason}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn port_totals(
-    out: &mut String,
+/// Per-port totals: `hosts` responded; every probe sent is counted once.
+pub fn totals(
     results: &[ScanResult],
     space: &ScanSpace,
     proto: Proto,
     silence: &Silence<'_>,
     services: &Services,
     hosts: usize,
-) {
+) -> String {
+    let mut out = String::new();
     let mut totals: BTreeMap<(u16, PortState, Reason), u64> = BTreeMap::new();
     let mut answered_per_port: HashMap<u16, u64> = HashMap::new();
     for r in results {
@@ -202,7 +41,7 @@ fn port_totals(
         }
     }
     let _ = writeln!(
-        out,
+        &mut out,
         "{hosts} hosts answered; {} addresses scanned. Per port:",
         space.targets().len()
     );
@@ -218,11 +57,12 @@ fn port_totals(
         })
         .collect();
     write_columns(
-        out,
+        &mut out,
         &[port_header(proto), "STATE", "HOSTS", "SERVICE"],
         &cells,
         4,
     );
+    out
 }
 
 /// Nmap's first column: PORT, or PROTOCOL for the IP protocol scan.
@@ -262,7 +102,13 @@ fn write_columns(out: &mut String, header: &[&str; 4], rows: &[[String; 4]], col
 
 #[cfg(test)]
 mod tests {
-    use crate::targets::{PortList, TargetSet};
+    use std::net::Ipv4Addr;
+
+    use crate::{
+        order::Walked,
+        targets::{PortList, TargetSet},
+        verdict::Verdict,
+    };
 
     use super::*;
 
@@ -298,66 +144,6 @@ mod tests {
     }
 
     #[test]
-    fn small_scan_prints_a_table_per_host_like_nmap() {
-        let results = [
-            result([198, 18, 128, 1], 80, PortState::Open, Reason::SynAck),
-            result([198, 18, 128, 1], 81, PortState::Closed, Reason::Reset),
-        ];
-        let space = space("198.18.128.1", "80,81,8081");
-        let text = render(
-            &results,
-            &space,
-            Proto::Tcp,
-            &silence(&all(&space)),
-            &Services::embedded(),
-            &TableOptions {
-                reason: true,
-                max_hosts: 10,
-                host_notes: HashMap::new(),
-            },
-        );
-        assert_eq!(
-            text,
-            "Scan report for 198.18.128.1\nHost is up.\n\
-             PORT     STATE    SERVICE REASON\n\
-             80/tcp   open     http    syn-ack ttl 64\n\
-             81/tcp   closed   unknown reset ttl 64\n\
-             8081/tcp filtered unknown no-response\n\n"
-        );
-    }
-
-    #[test]
-    fn many_ports_in_one_state_are_folded() {
-        let results: Vec<_> = (1..=30)
-            .map(|port| result([198, 18, 128, 1], port, PortState::Closed, Reason::Reset))
-            .chain([result(
-                [198, 18, 128, 1],
-                80,
-                PortState::Open,
-                Reason::SynAck,
-            )])
-            .collect();
-        let space = space("198.18.128.1", "1-30,80");
-        let text = render(
-            &results,
-            &space,
-            Proto::Tcp,
-            &silence(&all(&space)),
-            &Services::embedded(),
-            &TableOptions {
-                reason: false,
-                max_hosts: 10,
-                host_notes: HashMap::new(),
-            },
-        );
-        assert!(
-            text.contains("Not shown: 30 closed tcp ports (reset)\n"),
-            "{text}"
-        );
-        assert!(text.contains("80/tcp open  http\n"), "{text}");
-    }
-
-    #[test]
     fn large_scan_prints_per_port_totals_including_silence() {
         let results = [
             result([198, 18, 128, 1], 80, PortState::Open, Reason::SynAck),
@@ -365,17 +151,13 @@ mod tests {
             result([198, 18, 128, 3], 80, PortState::Closed, Reason::Reset),
         ];
         let space = space("198.18.128.0/30", "80");
-        let text = render(
+        let text = totals(
             &results,
             &space,
             Proto::Tcp,
             &silence(&all(&space)),
             &Services::embedded(),
-            &TableOptions {
-                reason: false,
-                max_hosts: 1,
-                host_notes: HashMap::new(),
-            },
+            3,
         );
         assert_eq!(
             text,
@@ -397,17 +179,13 @@ mod tests {
         let space = space("198.18.128.0/30", "80,8081");
         let first_four = Walked::from_indices(space.len(), 0..4);
         let interrupted = silence(&first_four);
-        let totals = render(
+        let totals = totals(
             &results,
             &space,
             Proto::Tcp,
             &interrupted,
             &Services::embedded(),
-            &TableOptions {
-                reason: false,
-                max_hosts: 1,
-                host_notes: HashMap::new(),
-            },
+            2,
         );
         assert_eq!(
             totals,
@@ -417,18 +195,5 @@ mod tests {
              80/tcp closed (reset)         1     http\n\
              80/tcp filtered (no-response) 2     http\n"
         );
-        let per_host = render(
-            &results,
-            &space,
-            Proto::Tcp,
-            &interrupted,
-            &Services::embedded(),
-            &TableOptions {
-                reason: false,
-                max_hosts: 10,
-                host_notes: HashMap::new(),
-            },
-        );
-        assert!(!per_host.contains("8081"), "{per_host}");
     }
 }

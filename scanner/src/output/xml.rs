@@ -7,6 +7,7 @@
 use std::io::{self, Write};
 
 use crate::{
+    osscan::report::OsReport,
     report::{HostReport, ReportWriter, RunStats, ScanInfo, fold, port_ranges, time},
     verdict::Proto,
 };
@@ -91,19 +92,7 @@ impl<W: Write> ReportWriter for XmlWriter<W> {
             write_ports(out, scan, host)?;
         }
         if let Some(os) = &host.os {
-            write!(out, "<os>")?;
-            for found in &os.matches {
-                writeln!(
-                    out,
-                    r#"<osmatch name="{}" accuracy="{}" line="0">"#,
-                    escape(&found.name),
-                    found.accuracy
-                )?;
-                for cpe in &found.cpe {
-                    writeln!(out, "<cpe>{}</cpe>", escape(cpe))?;
-                }
-                writeln!(out, "</osmatch>")?;
-            }
+            write_os(out, os)?;
             writeln!(
                 out,
                 r#"<osfingerprint fingerprint="{}"/>"#,
@@ -145,6 +134,67 @@ impl<W: Write> ReportWriter for XmlWriter<W> {
         writeln!(out, "</runstats>\n</nmaprun>")?;
         out.flush()
     }
+}
+
+/// nmap's printosscanoutput, its XML half: the ports used, then each listed match with its
+/// classes (write_xml_osmatch, write_xml_osclass).
+fn write_os(out: &mut impl Write, os: &OsReport) -> io::Result<()> {
+    writeln!(out, "<os>")?;
+    let used = os.ports_used;
+    if let Some(port) = used.open_tcp {
+        writeln!(
+            out,
+            r#"<portused state="open" proto="tcp" portid="{port}"/>"#
+        )?;
+    }
+    writeln!(
+        out,
+        r#"<portused state="closed" proto="tcp" portid="{}"/>"#,
+        used.closed_tcp
+    )?;
+    writeln!(
+        out,
+        r#"<portused state="closed" proto="udp" portid="{}"/>"#,
+        used.closed_udp
+    )?;
+    for found in &os.matches {
+        write!(
+            out,
+            r#"<osmatch name="{}" accuracy="{}" line="{}""#,
+            escape(&found.name),
+            found.accuracy,
+            found.line
+        )?;
+        if found.classes.is_empty() {
+            writeln!(out, "/>")?;
+            continue;
+        }
+        writeln!(out, ">")?;
+        for class in &found.classes {
+            write!(
+                out,
+                r#"<osclass type="{}" vendor="{}" osfamily="{}""#,
+                escape(&class.device_type),
+                escape(&class.vendor),
+                escape(&class.family)
+            )?;
+            if let Some(generation) = &class.generation {
+                write!(out, r#" osgen="{}""#, escape(generation))?;
+            }
+            write!(out, r#" accuracy="{}""#, found.accuracy)?;
+            if class.cpe.is_empty() {
+                writeln!(out, "/>")?;
+                continue;
+            }
+            write!(out, ">")?;
+            for cpe in &class.cpe {
+                write!(out, "<cpe>{}</cpe>", escape(cpe))?;
+            }
+            writeln!(out, "</osclass>")?;
+        }
+        writeln!(out, "</osmatch>")?;
+    }
+    Ok(())
 }
 
 /// nmap's printportoutput, its XML half: `extraports` for the folded states, then each
@@ -250,6 +300,7 @@ mod tests {
             debug: 0,
             open_only: false,
             reason: false,
+            source_ip: std::net::Ipv4Addr::new(198, 18, 0, 1),
         }
     }
 

@@ -148,6 +148,7 @@ mod tests {
             debug: 0,
             open_only: false,
             reason: false,
+            source_ip: std::net::Ipv4Addr::new(198, 18, 0, 1),
         }
     }
 

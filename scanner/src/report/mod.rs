@@ -4,6 +4,7 @@
 //! (nmap's `filtered` or `open|filtered`), and hands each finished host to the writers under
 //! [`crate::output`]. A writer sees only these types, never the engine.
 
+pub mod build;
 pub mod fold;
 pub mod time;
 
@@ -59,6 +60,8 @@ pub struct ScanInfo {
     pub open_only: bool,
     /// `--reason`: the normal output's REASON column.
     pub reason: bool,
+    /// The probes' source address (the replies' destination: ZMap's `daddr`).
+    pub source_ip: Ipv4Addr,
 }
 
 /// One port of a host and the verdict on it.
@@ -74,6 +77,13 @@ pub struct PortEntry {
     pub responder: Option<Ipv4Addr>,
     /// Nmap's name for the port (nmap-services) or protocol, when it has one.
     pub service: Option<&'static str>,
+}
+
+impl PortEntry {
+    /// Decided by silence after the retries, not by a reply.
+    pub fn is_silence(&self) -> bool {
+        self.reason == Reason::NoResponse
+    }
 }
 
 /// Why a host counts as up: the first reply it sent (nmap's `status reason`), or `-Pn`.
@@ -143,9 +153,16 @@ impl RunStats {
     }
 }
 
-/// An output: told the scan once, then each host as it is finished, then the end.
+/// An output: told the scan once, then each reply's verdict as it is decided, then each host
+/// that is up once the scan is over (with every port, silence included, and its OS), then the
+/// end. Streaming formats write replies at once and only the rest of a host later; the others
+/// wait for the host.
 pub trait ReportWriter {
     fn begin(&mut self, scan: &ScanInfo) -> io::Result<()>;
+    /// A port a reply has just decided.
+    fn decided(&mut self, _scan: &ScanInfo, _ip: Ipv4Addr, _entry: &PortEntry) -> io::Result<()> {
+        Ok(())
+    }
     fn host(&mut self, scan: &ScanInfo, host: &HostReport) -> io::Result<()>;
     /// Writes the foot and flushes.
     fn end(&mut self, scan: &ScanInfo, stats: &RunStats) -> io::Result<()>;

@@ -75,25 +75,37 @@ pub struct Found {
     pub reason: String,
 }
 
-/// Parses `-oJ -` output of a TCP scan; every line must be a well-formed result.
+/// The replies of `-oJ -` output of a TCP scan; every line must be a well-formed result.
 pub fn parse_json_lines(stdout: &[u8]) -> Vec<Found> {
     parse_json_lines_of(stdout, "tcp")
 }
 
-/// Parses `-oJ -` output whose results are all of `proto` ("tcp", "ip", ...).
+/// The replies of `-oJ -` output whose results are all of `proto` ("tcp", "ip", ...): every
+/// state but those silence decided (`no-response`), which -oJ lists too.
 pub fn parse_json_lines_of(stdout: &[u8], proto: &str) -> Vec<Found> {
+    parse_json_states_of(stdout, proto)
+        .into_iter()
+        .filter(|found| found.reason != "no-response")
+        .collect()
+}
+
+/// Every port state of `-oJ -` output (OS lines aside), the silent ones included.
+pub fn parse_json_states_of(stdout: &[u8], proto: &str) -> Vec<Found> {
     String::from_utf8_lossy(stdout)
         .lines()
-        .map(|line| {
+        .filter_map(|line| {
             let v: Value = serde_json::from_str(line).expect("a JSON object per line");
+            if v.get("os").is_some() {
+                return None;
+            }
             assert_eq!(v["proto"], proto, "{line}");
             assert!(v["ttl"].is_u64(), "{line}");
-            Found {
+            Some(Found {
                 ip: v["ip"].as_str().unwrap().parse().unwrap(),
                 port: v["port"].as_u64().unwrap() as u16,
                 state: v["state"].as_str().unwrap().to_owned(),
                 reason: v["reason"].as_str().unwrap().to_owned(),
-            }
+            })
         })
         .collect()
 }

@@ -154,6 +154,10 @@ impl Tool {
             let (address, port, state) = match self {
                 Tool::Scanner | Tool::Scanner2 => {
                     let value: serde_json::Value = serde_json::from_str(line)?;
+                    // Silence is listed too; the peers report only replies, and so we score.
+                    if value["reason"] == "no-response" {
+                        continue;
+                    }
                     let state = value["state"].as_str().unwrap_or_default().to_owned();
                     let port = value["port"].as_u64().context("no port")? as u16;
                     let address = value["ip"].as_str().context("no ip")?.to_owned();

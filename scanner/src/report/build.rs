@@ -1,0 +1,220 @@
+//! From the engine's results to the report's hosts: each host that is up, with every port the
+//! scan decided on it — the silent ones too, with the state nmap gives silence.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::Ipv4Addr,
+};
+
+use super::{HostReport, HostUp, PortEntry};
+use crate::{
+    order::{ScanSpace, Walked},
+    results::ScanResult,
+    services::Services,
+    verdict::{Proto, Reason, Verdict},
+};
+
+/// The probes that got no answer: nmap's verdict on them (`filtered` for -sS and -sY,
+/// `open|filtered` for -sZ and -sO), and which probes went out at all (fewer than all for a
+/// shard, a capped or an interrupted scan: a probe never sent says nothing about its port).
+pub struct Silence<'a> {
+    pub verdict: Verdict,
+    pub walked: &'a Walked,
+}
+
+/// Which hosts are up, as nmap decides it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Up {
+    /// A host is up once it answered any probe of the scan; the others are only counted.
+    Answered,
+    /// `-Pn`: every target is up (`user-set`) and listed with all its states.
+    EveryTarget,
+}
+
+/// A decided port as the report carries it.
+pub fn entry(result: &ScanResult, services: &'static Services) -> PortEntry {
+    PortEntry {
+        port: result.port,
+        proto: result.proto,
+        state: result.state,
+        reason: result.reason,
+        ttl: result.ttl,
+        responder: result.responder,
+        service: services.known_name(result.proto, result.port),
+    }
+}
+
+/// The hosts that are up, by address, each with its `proto` ports in ascending order.
+pub fn hosts(
+    results: &[ScanResult],
+    space: &ScanSpace,
+    proto: Proto,
+    silence: &Silence<'_>,
+    up: Up,
+    services: &'static Services,
+) -> Vec<HostReport> {
+    // Arrival order within a host: its first reply is why it is up.
+    let mut answered: BTreeMap<Ipv4Addr, Vec<&ScanResult>> = BTreeMap::new();
+    for result in results {
+        answered.entry(result.ip).or_default().push(result);
+    }
+    let mut ports: Vec<u16> = space.ports().iter().collect();
+    ports.sort_unstable();
+    let host = |ip: Ipv4Addr| -> Option<HostReport> {
+        let replies = answered.get(&ip).map(Vec::as_slice).unwrap_or_default();
+        let by_port: HashMap<u16, &ScanResult> = replies
+            .iter()
+            .map(|result| (result.port, *result))
+            .collect();
+        let entries: Vec<PortEntry> = ports
+            .iter()
+            .filter_map(|&port| match by_port.get(&port) {
+                Some(result) => Some(entry(result, services)),
+                None => space
+                    .index_of(ip, port)
+                    .is_some_and(|index| silence.walked.contains(index))
+                    .then(|| PortEntry {
+                        port,
+                        proto,
+                        state: silence.verdict.state,
+                        reason: Reason::NoResponse,
+                        ttl: 0,
+                        responder: None,
+                        service: services.known_name(proto, port),
+                    }),
+            })
+            .collect();
+        // None of its probes went out (another shard's, or an interrupted scan).
+        if entries.is_empty() {
+            return None;
+        }
+        let up = match replies.first() {
+            Some(first) => HostUp::Replied {
+                reason: first.reason,
+                ttl: first.ttl,
+            },
+            None => HostUp::UserSet,
+        };
+        Some(HostReport {
+            ip,
+            up,
+            ports: entries,
+            os: None,
+        })
+    };
+    match up {
+        Up::Answered => answered.keys().filter_map(|&ip| host(ip)).collect(),
+        Up::EveryTarget => space.targets().iter().filter_map(host).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        targets::{PortList, TargetSet},
+        verdict::PortState,
+    };
+
+    fn result(last: u8, port: u16, state: PortState, reason: Reason) -> ScanResult {
+        ScanResult {
+            ip: Ipv4Addr::new(198, 18, 128, last),
+            port,
+            proto: Proto::Tcp,
+            state,
+            reason,
+            ttl: 64,
+            responder: None,
+        }
+    }
+
+    fn space() -> ScanSpace {
+        ScanSpace::new(
+            TargetSet::from_specs(["198.18.128.0/30"]).unwrap(),
+            PortList::parse("8081,22,23").unwrap(),
+        )
+    }
+
+    fn silence(walked: &Walked) -> Silence<'_> {
+        Silence {
+            verdict: Verdict::new(PortState::Filtered, Reason::NoResponse),
+            walked,
+        }
+    }
+
+    fn states(host: &HostReport) -> Vec<(u16, &'static str, &'static str)> {
+        host.ports
+            .iter()
+            .map(|entry| (entry.port, entry.state.as_str(), entry.reason.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_host_that_answered_gets_every_port_silence_included() {
+        let space = space();
+        let walked = Walked::All { len: space.len() };
+        let results = [
+            result(1, 23, PortState::Closed, Reason::Reset),
+            result(1, 22, PortState::Open, Reason::SynAck),
+        ];
+        let hosts = hosts(
+            &results,
+            &space,
+            Proto::Tcp,
+            &silence(&walked),
+            Up::Answered,
+            Services::global(),
+        );
+        assert_eq!(hosts.len(), 1, "only the host that answered is up");
+        assert_eq!(hosts[0].ip, Ipv4Addr::new(198, 18, 128, 1));
+        assert_eq!(
+            hosts[0].up,
+            HostUp::Replied {
+                reason: Reason::Reset,
+                ttl: 64
+            }
+        );
+        assert_eq!(
+            states(&hosts[0]),
+            [
+                (22, "open", "syn-ack"),
+                (23, "closed", "reset"),
+                (8081, "filtered", "no-response")
+            ]
+        );
+        assert_eq!(hosts[0].ports[0].service, Some("ssh"));
+    }
+
+    #[test]
+    fn every_target_is_up_with_pn_and_unsent_probes_say_nothing() {
+        let space = space();
+        // Only the first port's four probes went out (an interrupted scan).
+        let walked = Walked::from_indices(space.len(), 0..4);
+        let hosts = hosts(
+            &[],
+            &space,
+            Proto::Tcp,
+            &silence(&walked),
+            Up::EveryTarget,
+            Services::global(),
+        );
+        assert_eq!(hosts.len(), 4);
+        for host in &hosts {
+            assert_eq!(host.up, HostUp::UserSet);
+            assert_eq!(states(host), [(8081, "filtered", "no-response")]);
+        }
+        let none = Walked::from_indices(space.len(), []);
+        let nothing = super::hosts(
+            &[],
+            &space,
+            Proto::Tcp,
+            &silence(&none),
+            Up::EveryTarget,
+            Services::global(),
+        );
+        assert!(
+            nothing.is_empty(),
+            "a host none of whose probes went out is not listed"
+        );
+    }
+}
