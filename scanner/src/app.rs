@@ -106,6 +106,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let source_ports = cli
         .source_port
         .map_or(SourcePorts::EPHEMERAL, SourcePorts::fixed);
+    let addresses = targets.len();
     let targets = match ping_ports {
         Some(ping_ports) if !cli.dry_run => discover(
             &cli,
@@ -119,6 +120,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     if targets.is_empty() {
         eprintln!("scanner: no host is up: nothing to scan");
+        // The outputs still say so, as nmap's do: a head, no host, and the count at the foot.
+        let spec = output_spec(&cli)?;
+        let mut outputs = Outputs::open(&spec)?;
+        let info = scan_info(&cli, &ports, addrs.source_ip);
+        outputs.begin(&info)?;
+        outputs.end(
+            &info,
+            &RunStats {
+                end: SystemTime::now(),
+                elapsed_secs: info.start.elapsed().map_or(0.0, |e| e.as_secs_f64()),
+                addresses,
+                hosts_up: 0,
+                interrupted: false,
+            },
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let space = Arc::new(ScanSpace::new(targets, ports));
@@ -366,21 +382,7 @@ fn scan<P: Probe + 'static>(
     }
     let spec = output_spec(cli)?;
     let mut outputs = Outputs::open(&spec)?;
-    let scan_info = ScanInfo {
-        kind: scan_kind(cli.scan_type),
-        ports: {
-            let mut ports: Vec<u16> = space.ports().iter().collect();
-            ports.sort_unstable();
-            ports
-        },
-        args: std::env::args().collect::<Vec<_>>().join(" "),
-        start: SystemTime::now(),
-        verbose: cli.verbose,
-        debug: cli.debug,
-        open_only: cli.open,
-        reason: cli.reason,
-        source_ip: options.source_ip,
-    };
+    let scan_info = scan_info(cli, space.ports(), options.source_ip);
     outputs.begin(&scan_info)?;
     let services = Services::global();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -552,6 +554,23 @@ fn terminal(
     }
     out.flush()?;
     Ok(())
+}
+
+/// What every output's head says about the scan.
+fn scan_info(cli: &Cli, ports: &PortList, source_ip: Ipv4Addr) -> ScanInfo {
+    let mut ports: Vec<u16> = ports.iter().collect();
+    ports.sort_unstable();
+    ScanInfo {
+        kind: scan_kind(cli.scan_type),
+        ports,
+        args: std::env::args().collect::<Vec<_>>().join(" "),
+        start: SystemTime::now(),
+        verbose: cli.verbose,
+        debug: cli.debug,
+        open_only: cli.open,
+        reason: cli.reason,
+        source_ip,
+    }
 }
 
 fn scan_kind(scan_type: ScanType) -> ScanKind {

@@ -60,3 +60,72 @@ impl<W: Write> ReportWriter for ListWriter<W> {
         self.out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        report::{HostUp, ScanKind},
+        verdict::{PortState, Proto, Reason},
+    };
+
+    #[test]
+    fn masscans_lines_between_its_head_and_foot() {
+        let scan = ScanInfo {
+            kind: ScanKind::Syn,
+            ports: vec![80, 8081],
+            args: "scanner".into(),
+            start: SystemTime::UNIX_EPOCH,
+            verbose: 0,
+            debug: 0,
+            open_only: false,
+            reason: false,
+            source_ip: Ipv4Addr::new(198, 18, 0, 1),
+        };
+        let entry = |port, state, reason| PortEntry {
+            port,
+            proto: Proto::Tcp,
+            state,
+            reason,
+            ttl: 64,
+            responder: None,
+            service: None,
+        };
+        let ip = Ipv4Addr::new(198, 18, 128, 7);
+        let open = entry(80, PortState::Open, Reason::SynAck);
+        let silent = entry(8081, PortState::Filtered, Reason::NoResponse);
+        let mut list = ListWriter::new(Vec::new());
+        list.begin(&scan).unwrap();
+        list.decided(&scan, ip, &open).unwrap();
+        let host = HostReport {
+            ip,
+            up: HostUp::Replied {
+                reason: Reason::SynAck,
+                ttl: 64,
+            },
+            ports: vec![open, silent],
+            os: None,
+        };
+        list.host(&scan, &host).unwrap();
+        let stats = RunStats {
+            end: SystemTime::UNIX_EPOCH,
+            elapsed_secs: 1.0,
+            addresses: 1,
+            hosts_up: 1,
+            interrupted: false,
+        };
+        list.end(&scan, &stats).unwrap();
+        let text = String::from_utf8(list.into_inner()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(lines[0], "#masscan");
+        assert!(lines[1].starts_with("open tcp 80 198.18.128.7 "), "{text}");
+        assert!(
+            lines[2].starts_with("filtered tcp 8081 198.18.128.7 "),
+            "{text}"
+        );
+        let stamp: u64 = lines[1].rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(stamp > 1_700_000_000, "a Unix time: {stamp}");
+        assert_eq!(lines[3], "# end");
+    }
+}
