@@ -236,6 +236,20 @@ pub fn cargo() -> Command {
     cmd
 }
 
+/// `cargo test --release` over the workspace's user-space crates (`--workspace` alone would take
+/// in scanner-ebpf, which only builds for bpfel-unknown-none).
+pub fn workspace_tests() -> Command {
+    let mut cargo = cargo();
+    cargo.args([
+        "test",
+        "--release",
+        "--workspace",
+        "--exclude",
+        "scanner-ebpf",
+    ]);
+    cargo
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

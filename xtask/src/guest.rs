@@ -224,15 +224,8 @@ fn kernel_tree(dir: &Path, release: &str) -> Result<(PathBuf, String)> {
 /// The workspace's test executables by target name (`syn_scan` -> its path), built if needed.
 fn test_executables() -> Result<(BTreeMap<String, PathBuf>, String)> {
     let test_build = || {
-        let mut cargo = cmd::cargo();
-        cargo.args([
-            "test",
-            "--release",
-            "--workspace",
-            "--exclude",
-            "scanner-ebpf",
-            "--no-run",
-        ]);
+        let mut cargo = cmd::workspace_tests();
+        cargo.arg("--no-run");
         cargo
     };
     crate::build::quietly("test build", &mut test_build())?;

@@ -15,19 +15,7 @@ use crate::{
 pub fn test(args: &[String]) -> Result<()> {
     setup::setup(Scope::Everything)?;
     build::release()?;
-    // --workspace would include scanner-ebpf, which only builds for bpfel-unknown-none.
-    let test = || {
-        let mut cargo = cmd::cargo();
-        cargo.args([
-            "test",
-            "--release",
-            "--workspace",
-            "--exclude",
-            "scanner-ebpf",
-        ]);
-        cargo
-    };
-    build::quietly("test build", test().arg("--no-run"))?;
+    build::quietly("test build", cmd::workspace_tests().arg("--no-run"))?;
     // The privilege tests run what `install` installs, as an unprivileged user: under /tmp,
     // which that user can reach (a clone under /root is not).
     let prefix = std::env::temp_dir().join(format!("scanner-install-{}", std::process::id()));
@@ -35,7 +23,7 @@ pub fn test(args: &[String]) -> Result<()> {
     let root = unsafe { libc::geteuid() } == 0;
     let installed = install::install_from(&cmd::release_binary("scanner"), &prefix, root);
     let tested = installed.and_then(|()| {
-        let mut run = test();
+        let mut run = cmd::workspace_tests();
         if root {
             run.env("SCANNER_INSTALLED_BIN", install::installed_binary(&prefix));
         }

@@ -1,20 +1,20 @@
 //! `-oC FILE`: CSV with a header line, the columns of `--output-fields` (ZMap's names), one row
-//! per port state as -oJ writes them: replies as decided, silence at the end.
+//! per port state as -oJ writes them (see [`super::stream`]).
 
 use std::{
+    fmt::Write as _,
     io::{self, Write},
     net::Ipv4Addr,
-    time::SystemTime,
 };
 
-use serde_json::Value;
-
-use super::{fields::Fields, json::listed};
-use crate::report::{HostReport, PortEntry, ReportWriter, RunStats, ScanInfo};
+use super::{fields::Fields, stream::LineFormat};
+use crate::report::{PortEntry, ScanInfo};
 
 pub struct CsvWriter<W: Write> {
     out: csv::Writer<W>,
     fields: Fields,
+    /// One cell's text, reused: a row allocates nothing.
+    cell: String,
 }
 
 impl<W: Write> CsvWriter<W> {
@@ -22,6 +22,7 @@ impl<W: Write> CsvWriter<W> {
         Self {
             out: csv::Writer::from_writer(out),
             fields,
+            cell: String::new(),
         }
     }
 
@@ -29,19 +30,6 @@ impl<W: Write> CsvWriter<W> {
         self.out
             .into_inner()
             .map_err(|err| io::Error::other(err.to_string()))
-    }
-
-    fn row(&mut self, scan: &ScanInfo, ip: Ipv4Addr, entry: &PortEntry) -> io::Result<()> {
-        if !listed(scan, entry) {
-            return Ok(());
-        }
-        let values = self.fields.values(scan, ip, entry, SystemTime::now());
-        let cells = values.iter().map(|value| match value {
-            Value::String(text) => text.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        });
-        self.out.write_record(cells).map_err(into_io)
     }
 }
 
@@ -52,23 +40,24 @@ fn into_io(err: csv::Error) -> io::Error {
     }
 }
 
-impl<W: Write> ReportWriter for CsvWriter<W> {
-    fn begin(&mut self, _scan: &ScanInfo) -> io::Result<()> {
+impl<W: Write> LineFormat for CsvWriter<W> {
+    fn head(&mut self, _scan: &ScanInfo) -> io::Result<()> {
         self.out.write_record(self.fields.names()).map_err(into_io)
     }
 
-    fn decided(&mut self, scan: &ScanInfo, ip: Ipv4Addr, entry: &PortEntry) -> io::Result<()> {
-        self.row(scan, ip, entry)
-    }
-
-    fn host(&mut self, scan: &ScanInfo, host: &HostReport) -> io::Result<()> {
-        for entry in host.ports.iter().filter(|entry| entry.is_silence()) {
-            self.row(scan, host.ip, entry)?;
+    fn line(&mut self, scan: &ScanInfo, ip: Ipv4Addr, entry: &PortEntry) -> io::Result<()> {
+        for field in &self.fields.0 {
+            self.cell.clear();
+            let _ = write!(self.cell, "{}", field.value(scan, ip, entry));
+            self.out.write_field(&self.cell).map_err(into_io)?;
         }
-        Ok(())
+        // Ends the record of the fields written above.
+        self.out
+            .write_record(std::iter::empty::<&[u8]>())
+            .map_err(into_io)
     }
 
-    fn end(&mut self, _scan: &ScanInfo, _stats: &RunStats) -> io::Result<()> {
+    fn foot(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 }
@@ -77,55 +66,37 @@ impl<W: Write> ReportWriter for CsvWriter<W> {
 mod tests {
     use super::*;
     use crate::{
-        report::{HostUp, ScanKind},
+        output::stream::Streaming,
+        report::{
+            HostReport, ReportWriter, ScanKind,
+            examples::{self, entry},
+        },
         verdict::{PortState, Proto, Reason},
     };
 
     #[test]
     fn header_rows_and_quoting() {
-        let scan = ScanInfo {
-            kind: ScanKind::IpProto,
-            ports: vec![1, 6],
-            args: "scanner".into(),
-            start: SystemTime::UNIX_EPOCH,
-            verbose: 0,
-            debug: 0,
-            open_only: false,
-            reason: false,
-            source_ip: Ipv4Addr::new(198, 18, 0, 1),
-        };
-        let entry = |port, state, reason, ttl| PortEntry {
-            port,
-            proto: Proto::Ip,
-            state,
-            reason,
-            ttl,
-            responder: None,
-            service: None,
-        };
+        let scan = examples::scan(ScanKind::IpProto);
         let ip = Ipv4Addr::new(198, 18, 128, 1);
-        let icmp = entry(1, PortState::Open, Reason::EchoReply, 64);
-        let silent = entry(6, PortState::OpenFiltered, Reason::NoResponse, 0);
+        let icmp = PortEntry {
+            proto: Proto::Ip,
+            ..entry(1, PortState::Open, Reason::EchoReply, 64)
+        };
+        let silent = PortEntry {
+            proto: Proto::Ip,
+            ..entry(6, PortState::OpenFiltered, Reason::NoResponse, 0)
+        };
         let fields = Fields::parse("saddr,proto,sport,state,responder,success").unwrap();
-        let mut csv = CsvWriter::new(Vec::new(), fields);
+        let mut csv = Streaming(CsvWriter::new(Vec::new(), fields));
         csv.begin(&scan).unwrap();
         csv.decided(&scan, ip, &icmp).unwrap();
         let host = HostReport {
             ip,
-            up: HostUp::UserSet,
-            ports: vec![icmp, silent],
-            os: None,
+            ..examples::host(vec![icmp, silent])
         };
         csv.host(&scan, &host).unwrap();
-        let stats = RunStats {
-            end: SystemTime::UNIX_EPOCH,
-            elapsed_secs: 0.1,
-            addresses: 1,
-            hosts_up: 1,
-            interrupted: false,
-        };
-        csv.end(&scan, &stats).unwrap();
-        let text = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+        csv.end(&scan, &examples::stats()).unwrap();
+        let text = String::from_utf8(csv.0.into_inner().unwrap()).unwrap();
         // `open|filtered` has no comma or quote: written bare; an empty responder is empty.
         assert_eq!(
             text,

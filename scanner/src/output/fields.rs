@@ -1,9 +1,10 @@
 //! `--output-fields`: the columns of -oC and the keys of -oJ, by ZMap's names where ZMap has the
-//! field, and ours beside them.
+//! field, and ours beside them. Values are borrowed or copied, never allocated: they are written
+//! once per reply.
 
-use std::{net::Ipv4Addr, time::SystemTime};
+use std::{fmt, net::Ipv4Addr, time::SystemTime};
 
-use serde_json::Value;
+use serde::{Serialize, Serializer, ser::SerializeMap};
 
 use crate::{
     report::{PortEntry, ScanInfo, time},
@@ -26,7 +27,7 @@ pub enum Field {
     /// 1 when the port is open, else 0 (ZMap's `success`).
     Success,
     Ttl,
-    /// Unix seconds when the state was decided.
+    /// Unix seconds when the state was decided (written).
     TimestampTs,
     State,
     Reason,
@@ -57,6 +58,54 @@ impl Field {
             .iter()
             .find(|(_, field)| *field == self)
             .map_or("", |(name, _)| name)
+    }
+
+    /// This field of `entry` of host `ip`.
+    pub fn value(self, scan: &ScanInfo, ip: Ipv4Addr, entry: &PortEntry) -> Value {
+        match self {
+            Field::Saddr | Field::Ip => Value::Addr(ip),
+            Field::Daddr => Value::Addr(scan.source_ip),
+            Field::Sport | Field::Port => Value::Number(entry.port.into()),
+            Field::Classification | Field::Reason => Value::Text(entry.reason.as_str()),
+            Field::Success => Value::Number(u64::from(entry.state == PortState::Open)),
+            Field::Ttl => Value::Number(entry.ttl.into()),
+            // Read only when asked for: one clock read per line at most.
+            Field::TimestampTs => Value::Number(time::unix_seconds(SystemTime::now())),
+            Field::State => Value::Text(entry.state.as_str()),
+            Field::Proto => Value::Text(entry.proto.as_str()),
+            Field::Responder => entry.responder.map_or(Value::Empty, Value::Addr),
+        }
+    }
+}
+
+/// A field's value: JSON writes numbers as numbers and `Empty` as null, CSV all as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    Addr(Ipv4Addr),
+    Number(u64),
+    Text(&'static str),
+    Empty,
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Addr(ip) => ip.fmt(f),
+            Value::Number(n) => n.fmt(f),
+            Value::Text(text) => f.write_str(text),
+            Value::Empty => Ok(()),
+        }
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Addr(ip) => serializer.collect_str(ip),
+            Value::Number(n) => serializer.serialize_u64(*n),
+            Value::Text(text) => serializer.serialize_str(text),
+            Value::Empty => serializer.serialize_none(),
+        }
     }
 }
 
@@ -107,31 +156,36 @@ impl Fields {
         self.0.iter().map(|field| field.name())
     }
 
-    /// The field values of `entry` of `ip`, decided at `at`.
-    pub fn values(
-        &self,
-        scan: &ScanInfo,
+    /// `entry` of `ip` as a JSON object of these fields, in order.
+    pub fn object<'a>(
+        &'a self,
+        scan: &'a ScanInfo,
         ip: Ipv4Addr,
-        entry: &PortEntry,
-        at: SystemTime,
-    ) -> Vec<Value> {
-        self.0
-            .iter()
-            .map(|field| match field {
-                Field::Saddr | Field::Ip => Value::from(ip.to_string()),
-                Field::Daddr => Value::from(scan.source_ip.to_string()),
-                Field::Sport | Field::Port => Value::from(entry.port),
-                Field::Classification | Field::Reason => Value::from(entry.reason.as_str()),
-                Field::Success => Value::from(u8::from(entry.state == PortState::Open)),
-                Field::Ttl => Value::from(entry.ttl),
-                Field::TimestampTs => Value::from(time::unix_seconds(at)),
-                Field::State => Value::from(entry.state.as_str()),
-                Field::Proto => Value::from(entry.proto.as_str()),
-                Field::Responder => entry
-                    .responder
-                    .map_or(Value::Null, |ip| Value::from(ip.to_string())),
-            })
-            .collect()
+        entry: &'a PortEntry,
+    ) -> impl Serialize + 'a {
+        Object {
+            fields: self,
+            scan,
+            ip,
+            entry,
+        }
+    }
+}
+
+struct Object<'a> {
+    fields: &'a Fields,
+    scan: &'a ScanInfo,
+    ip: Ipv4Addr,
+    entry: &'a PortEntry,
+}
+
+impl Serialize for Object<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.fields.0.len()))?;
+        for field in &self.fields.0 {
+            map.serialize_entry(field.name(), &field.value(self.scan, self.ip, self.entry))?;
+        }
+        map.end()
     }
 }
 

@@ -101,28 +101,20 @@ impl<W: Write> ReportWriter for GrepableWriter<W> {
 
 #[cfg(test)]
 mod tests {
-    use std::{net::Ipv4Addr, time::SystemTime};
-
     use super::*;
     use crate::{
-        report::{HostUp, PortEntry, ScanKind},
+        report::{HostUp, PortEntry, ScanKind, examples},
         verdict::{PortState, Reason},
     };
 
     fn scan(kind: ScanKind) -> ScanInfo {
         ScanInfo {
-            kind,
-            ports: Vec::new(),
             args: "scanner -oG - 198.18.128.1".to_owned(),
-            start: SystemTime::UNIX_EPOCH,
-            verbose: 0,
-            debug: 0,
-            open_only: false,
-            reason: false,
-            source_ip: std::net::Ipv4Addr::new(198, 18, 0, 1),
+            ..examples::scan(kind)
         }
     }
 
+    /// A silent port of `proto`, named `service`.
     fn entry(
         port: u16,
         proto: Proto,
@@ -130,13 +122,9 @@ mod tests {
         service: Option<&'static str>,
     ) -> PortEntry {
         PortEntry {
-            port,
             proto,
-            state,
-            reason: Reason::NoResponse,
-            ttl: 0,
-            responder: None,
             service,
+            ..examples::entry(port, state, Reason::NoResponse, 0)
         }
     }
 
@@ -146,10 +134,8 @@ mod tests {
             .host(
                 scan,
                 &HostReport {
-                    ip: Ipv4Addr::new(198, 18, 128, 1),
                     up: HostUp::UserSet,
-                    ports,
-                    os: None,
+                    ..examples::host(ports)
                 },
             )
             .unwrap();

@@ -1,6 +1,6 @@
 //! `-oL FILE`: masscan's list format, for the pipelines built on masscan: a `#masscan` head,
 //! `open tcp 443 198.51.100.7 1733400000` per port state (state, protocol, port, address,
-//! Unix time), `# end` at the foot. Replies as decided, silence at the end, as -oJ.
+//! Unix time), `# end` at the foot; lines as -oJ writes them (see [`super::stream`]).
 
 use std::{
     io::{self, Write},
@@ -8,8 +8,8 @@ use std::{
     time::SystemTime,
 };
 
-use super::json::listed;
-use crate::report::{HostReport, PortEntry, ReportWriter, RunStats, ScanInfo, time};
+use super::stream::LineFormat;
+use crate::report::{PortEntry, ScanInfo, time};
 
 pub struct ListWriter<W: Write> {
     out: W,
@@ -23,11 +23,14 @@ impl<W: Write> ListWriter<W> {
     pub fn into_inner(self) -> W {
         self.out
     }
+}
 
-    fn line(&mut self, scan: &ScanInfo, ip: Ipv4Addr, entry: &PortEntry) -> io::Result<()> {
-        if !listed(scan, entry) {
-            return Ok(());
-        }
+impl<W: Write> LineFormat for ListWriter<W> {
+    fn head(&mut self, _scan: &ScanInfo) -> io::Result<()> {
+        writeln!(self.out, "#masscan")
+    }
+
+    fn line(&mut self, _scan: &ScanInfo, ip: Ipv4Addr, entry: &PortEntry) -> io::Result<()> {
         writeln!(
             self.out,
             "{} {} {} {ip} {}",
@@ -37,25 +40,8 @@ impl<W: Write> ListWriter<W> {
             time::unix_seconds(SystemTime::now())
         )
     }
-}
 
-impl<W: Write> ReportWriter for ListWriter<W> {
-    fn begin(&mut self, _scan: &ScanInfo) -> io::Result<()> {
-        writeln!(self.out, "#masscan")
-    }
-
-    fn decided(&mut self, scan: &ScanInfo, ip: Ipv4Addr, entry: &PortEntry) -> io::Result<()> {
-        self.line(scan, ip, entry)
-    }
-
-    fn host(&mut self, scan: &ScanInfo, host: &HostReport) -> io::Result<()> {
-        for entry in host.ports.iter().filter(|entry| entry.is_silence()) {
-            self.line(scan, host.ip, entry)?;
-        }
-        Ok(())
-    }
-
-    fn end(&mut self, _scan: &ScanInfo, _stats: &RunStats) -> io::Result<()> {
+    fn foot(&mut self) -> io::Result<()> {
         writeln!(self.out, "# end")?;
         self.out.flush()
     }
@@ -65,57 +51,30 @@ impl<W: Write> ReportWriter for ListWriter<W> {
 mod tests {
     use super::*;
     use crate::{
-        report::{HostUp, ScanKind},
-        verdict::{PortState, Proto, Reason},
+        output::stream::Streaming,
+        report::{
+            HostReport, ReportWriter, ScanKind,
+            examples::{self, entry},
+        },
+        verdict::{PortState, Reason},
     };
 
     #[test]
     fn masscans_lines_between_its_head_and_foot() {
-        let scan = ScanInfo {
-            kind: ScanKind::Syn,
-            ports: vec![80, 8081],
-            args: "scanner".into(),
-            start: SystemTime::UNIX_EPOCH,
-            verbose: 0,
-            debug: 0,
-            open_only: false,
-            reason: false,
-            source_ip: Ipv4Addr::new(198, 18, 0, 1),
-        };
-        let entry = |port, state, reason| PortEntry {
-            port,
-            proto: Proto::Tcp,
-            state,
-            reason,
-            ttl: 64,
-            responder: None,
-            service: None,
-        };
+        let scan = examples::scan(ScanKind::Syn);
         let ip = Ipv4Addr::new(198, 18, 128, 7);
-        let open = entry(80, PortState::Open, Reason::SynAck);
-        let silent = entry(8081, PortState::Filtered, Reason::NoResponse);
-        let mut list = ListWriter::new(Vec::new());
+        let open = entry(80, PortState::Open, Reason::SynAck, 64);
+        let silent = entry(8081, PortState::Filtered, Reason::NoResponse, 0);
+        let mut list = Streaming(ListWriter::new(Vec::new()));
         list.begin(&scan).unwrap();
         list.decided(&scan, ip, &open).unwrap();
         let host = HostReport {
             ip,
-            up: HostUp::Replied {
-                reason: Reason::SynAck,
-                ttl: 64,
-            },
-            ports: vec![open, silent],
-            os: None,
+            ..examples::host(vec![open, silent])
         };
         list.host(&scan, &host).unwrap();
-        let stats = RunStats {
-            end: SystemTime::UNIX_EPOCH,
-            elapsed_secs: 1.0,
-            addresses: 1,
-            hosts_up: 1,
-            interrupted: false,
-        };
-        list.end(&scan, &stats).unwrap();
-        let text = String::from_utf8(list.into_inner()).unwrap();
+        list.end(&scan, &examples::stats()).unwrap();
+        let text = String::from_utf8(list.0.into_inner()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
         assert_eq!(lines[0], "#masscan");

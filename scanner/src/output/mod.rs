@@ -9,6 +9,7 @@ pub mod json;
 pub mod list;
 pub mod normal;
 pub mod sinks;
+pub mod stream;
 pub mod summary;
 pub mod table;
 pub mod xml;

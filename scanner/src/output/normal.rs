@@ -185,45 +185,17 @@ mod tests {
 
     use super::*;
     use crate::{
-        report::ScanKind,
+        report::{
+            ScanKind,
+            examples::{self, entry, host},
+        },
         verdict::{PortState, Reason},
     };
 
     fn scan(kind: ScanKind, reason: bool) -> ScanInfo {
         ScanInfo {
-            kind,
-            ports: Vec::new(),
-            args: String::new(),
-            start: SystemTime::UNIX_EPOCH,
-            verbose: 0,
-            debug: 0,
-            open_only: false,
             reason,
-            source_ip: std::net::Ipv4Addr::new(198, 18, 0, 1),
-        }
-    }
-
-    fn entry(port: u16, state: PortState, reason: Reason, ttl: u8) -> PortEntry {
-        PortEntry {
-            port,
-            proto: Proto::Tcp,
-            state,
-            reason,
-            ttl,
-            responder: None,
-            service: None,
-        }
-    }
-
-    fn host(ports: Vec<PortEntry>) -> HostReport {
-        HostReport {
-            ip: Ipv4Addr::new(198, 18, 128, 1),
-            up: HostUp::Replied {
-                reason: Reason::Reset,
-                ttl: 64,
-            },
-            ports,
-            os: None,
+            ..examples::scan(kind)
         }
     }
 

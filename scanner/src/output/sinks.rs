@@ -3,14 +3,14 @@
 
 use std::{
     fs::File,
-    io::{self, BufWriter, LineWriter, Write},
+    io::{self, BufWriter, Write},
     net::Ipv4Addr,
     path::{Path, PathBuf},
 };
 
 use super::{
     csv::CsvWriter, fields::Fields, grepable::GrepableWriter, json::JsonLines, list::ListWriter,
-    normal::NormalWriter, xml::XmlWriter,
+    normal::NormalWriter, stream::Streaming, xml::XmlWriter,
 };
 use crate::report::{HostReport, PortEntry, ReportWriter, RunStats, ScanInfo};
 
@@ -87,9 +87,9 @@ impl Outputs {
                 path: path.display().to_string(),
                 cause,
             };
+            // Buffered, standard output too: a write per line would be a syscall per reply.
             let out: Box<dyn Write> = if path == Path::new("-") {
-                // Line by line: a pipeline reading our standard output sees results as they come.
-                Box::new(LineWriter::new(io::stdout()))
+                Box::new(BufWriter::new(io::stdout()))
             } else {
                 Box::new(BufWriter::new(File::create(path).map_err(fail)?))
             };
@@ -97,12 +97,12 @@ impl Outputs {
                 Format::Normal => Box::new(NormalWriter::file(out)),
                 Format::Xml => Box::new(XmlWriter::new(out, spec.stylesheet.clone())),
                 Format::Grepable => Box::new(GrepableWriter::new(out)),
-                Format::Json => Box::new(JsonLines::new(out, spec.fields.clone())),
-                Format::Csv => Box::new(CsvWriter::new(
+                Format::Json => Box::new(Streaming(JsonLines::new(out, spec.fields.clone()))),
+                Format::Csv => Box::new(Streaming(CsvWriter::new(
                     out,
                     spec.fields.clone().unwrap_or_else(Fields::csv_default),
-                )),
-                Format::List => Box::new(ListWriter::new(out)),
+                ))),
+                Format::List => Box::new(Streaming(ListWriter::new(out))),
             };
             sinks.push(Sink {
                 format: *format,
@@ -111,15 +111,6 @@ impl Outputs {
             });
         }
         Ok(Self { sinks })
-    }
-
-    /// Adds a writer that is not a file (the terminal's).
-    pub fn push(&mut self, format: Format, label: &str, writer: Box<dyn ReportWriter>) {
-        self.sinks.push(Sink {
-            format,
-            path: PathBuf::from(label),
-            writer,
-        });
     }
 
     fn each(

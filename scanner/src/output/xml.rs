@@ -279,40 +279,27 @@ pub fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        net::Ipv4Addr,
-        time::{Duration, SystemTime},
-    };
+    use std::time::{Duration, SystemTime};
 
     use super::*;
     use crate::{
-        report::{HostUp, PortEntry, ScanKind},
+        report::{PortEntry, ScanKind, examples},
         verdict::{PortState, Reason},
     };
 
     fn scan() -> ScanInfo {
         ScanInfo {
-            kind: ScanKind::Syn,
             ports: (1..=30).chain([80, 443]).collect(),
             args: "scanner -sS -p 1-30,80,443 198.18.128.1".to_owned(),
             start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_765_000_000),
-            verbose: 0,
-            debug: 0,
-            open_only: false,
-            reason: false,
-            source_ip: std::net::Ipv4Addr::new(198, 18, 0, 1),
+            ..examples::scan(ScanKind::Syn)
         }
     }
 
     fn host() -> HostReport {
         let entry = |port, state, reason, service| PortEntry {
-            port,
-            proto: Proto::Tcp,
-            state,
-            reason,
-            ttl: 64,
-            responder: None,
             service,
+            ..examples::entry(port, state, reason, 64)
         };
         let mut ports: Vec<_> = (1..=30)
             .map(|port| entry(port, PortState::Closed, Reason::Reset, None))
@@ -322,15 +309,7 @@ mod tests {
             ttl: 0,
             ..entry(443, PortState::Filtered, Reason::NoResponse, Some("https"))
         });
-        HostReport {
-            ip: Ipv4Addr::new(198, 18, 128, 1),
-            up: HostUp::Replied {
-                reason: Reason::Reset,
-                ttl: 64,
-            },
-            ports,
-            os: None,
-        }
+        examples::host(ports)
     }
 
     fn document() -> String {

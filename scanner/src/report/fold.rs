@@ -133,35 +133,15 @@ fn reasons(ports: &[PortEntry], state: PortState) -> Vec<ExtraReasons> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use super::*;
-    use crate::report::ScanKind;
+    use crate::report::{ScanKind, examples};
 
     fn scan(kind: ScanKind) -> ScanInfo {
-        ScanInfo {
-            kind,
-            ports: Vec::new(),
-            args: String::new(),
-            start: SystemTime::UNIX_EPOCH,
-            verbose: 0,
-            debug: 0,
-            open_only: false,
-            reason: false,
-            source_ip: std::net::Ipv4Addr::new(198, 18, 0, 1),
-        }
+        examples::scan(kind)
     }
 
     fn entry(port: u16, state: PortState, reason: Reason) -> PortEntry {
-        PortEntry {
-            port,
-            proto: Proto::Tcp,
-            state,
-            reason,
-            ttl: 64,
-            responder: None,
-            service: None,
-        }
+        examples::entry(port, state, reason, 64)
     }
 
     /// nmap -sS of a Linux host on its top 1000 ports: 3 open, 997 closed.

@@ -223,3 +223,61 @@ mod tests {
         );
     }
 }
+
+/// Reports built by hand, for the writers' tests.
+#[cfg(test)]
+pub mod examples {
+    use super::*;
+
+    /// A scan of `kind` with nothing else asked (no ports listed, no -v, --open or --reason).
+    pub fn scan(kind: ScanKind) -> ScanInfo {
+        ScanInfo {
+            kind,
+            ports: Vec::new(),
+            args: "scanner".to_owned(),
+            start: SystemTime::UNIX_EPOCH,
+            verbose: 0,
+            debug: 0,
+            open_only: false,
+            reason: false,
+            source_ip: Ipv4Addr::new(198, 18, 0, 1),
+        }
+    }
+
+    /// A TCP port that `reason` decided, by a reply with `ttl` (0 for silence).
+    pub fn entry(port: u16, state: PortState, reason: Reason, ttl: u8) -> PortEntry {
+        PortEntry {
+            port,
+            proto: Proto::Tcp,
+            state,
+            reason,
+            ttl,
+            responder: None,
+            service: None,
+        }
+    }
+
+    /// 198.18.128.1, up by a reset with TTL 64, with `ports`.
+    pub fn host(ports: Vec<PortEntry>) -> HostReport {
+        HostReport {
+            ip: Ipv4Addr::new(198, 18, 128, 1),
+            up: HostUp::Replied {
+                reason: Reason::Reset,
+                ttl: 64,
+            },
+            ports,
+            os: None,
+        }
+    }
+
+    /// One host of one address up, in a second.
+    pub fn stats() -> RunStats {
+        RunStats {
+            end: SystemTime::UNIX_EPOCH,
+            elapsed_secs: 1.0,
+            addresses: 1,
+            hosts_up: 1,
+            interrupted: false,
+        }
+    }
+}
