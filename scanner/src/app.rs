@@ -1,10 +1,10 @@
-//! From a command line to a finished scan: resolve the input into a plan, run it, print it.
+//! From a checked [`Plan`] to a finished scan: the network path, then the stages in order
+//! (discovery, port scan, OS detection), each feeding the report's outputs.
 
 use std::{
     collections::{BTreeMap, HashMap},
     io::Write as _,
     net::Ipv4Addr,
-    path::PathBuf,
     process::ExitCode,
     sync::{
         Arc,
@@ -18,22 +18,18 @@ use scanner_common::DEFAULT_RING_BYTES;
 
 use crate::{
     capture::CaptureOptions,
-    cli::{Cli, ScanType},
+    cli::Cli,
     discovery,
     engine::{self, ScanOptions, SourcePorts},
     order::{ScanSpace, WalkPlan},
-    os::db::{Dialect, OsDb},
+    os::db::OsDb,
     osscan::{
         self, OsOptions,
         host::OsTarget,
         report::{OsReport, ReportOptions},
     },
-    output::{
-        fields::Fields,
-        normal::NormalWriter,
-        sinks::{Format, OutputSpec, Outputs},
-        summary, table, xml,
-    },
+    output::{normal::NormalWriter, sinks::Outputs, summary, table},
+    plan::{DEFAULT_RATE, InputError, Plan, Speed},
     privilege::AfterSetup,
     probe::{
         FrameAddrs, Probe,
@@ -49,67 +45,36 @@ use crate::{
     route,
     send::{self, SendPath},
     services::Services,
-    targets::{AddressPolicy, Blocklist, PortList, TargetSet},
-    verdict::{PortState, Proto},
+    targets::{PortList, TargetSet},
+    verdict::PortState,
 };
-
-/// A problem with what the user asked for (exit code 2), as opposed to one met while scanning.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InputError(pub String);
-
-fn input_error(err: impl std::fmt::Display) -> anyhow::Error {
-    InputError(err.to_string()).into()
-}
 
 /// How long the kernel gets to resolve the next hop's MAC address.
 const NEIGHBOUR_TIMEOUT: Duration = Duration::from_secs(1);
-/// Ports scanned by default, as nmap: its most frequently open ones.
-const DEFAULT_TOP_PORTS: usize = 1000;
-/// Ports scanned with -F.
-const FAST_TOP_PORTS: usize = 100;
-/// The IP protocol scan's "ports" are the 8-bit protocol numbers.
-const PROTOCOL_MAX: u16 = u8::MAX as u16;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let proto = match cli.scan_type {
-        ScanType::Syn => TcpSyn::PROTO,
-        ScanType::IpProto => IpProto::PROTO,
-        ScanType::SctpInit | ScanType::SctpCookieEcho => Sctp::PROTO,
-    };
-    check_capture(&cli)?;
-    let os_db = match cli.os_detection {
-        true => Some(os_database(&cli)?),
-        false => None,
-    };
-    if cli.shard >= cli.shards {
-        return Err(input_error(format!(
-            "--shard {} is out of range: shards are numbered 0 to {}",
-            cli.shard,
-            cli.shards - 1
-        )));
+    let mut plan = Plan::from_cli(&cli)?;
+    for note in &plan.notes {
+        eprintln!("scanner: note: {note}");
     }
-    let ports = ports(&cli, proto)?;
-    let ping_ports = match &cli.sctp_ping {
-        Some(spec) => Some(PortList::parse_for(spec, Proto::Sctp).map_err(input_error)?),
-        None => None,
-    };
-    let targets = targets(&cli)?;
     if !cli.dry_run {
         // Before anything is attached or sent: a missing capability is one clear line.
         crate::privilege::check()?;
     }
-    let first = targets
+    let first = plan
+        .targets
         .get(0)
-        .ok_or_else(|| input_error("every target is excluded: nothing to scan"))?;
-    let (interface, addrs) = network_path(&cli, first)?;
+        .expect("a plan's targets are never empty");
+    let (interface, addrs) = network_path(&cli, &plan, first)?;
     let source_ports = cli
         .source_port
         .map_or(SourcePorts::EPHEMERAL, SourcePorts::fixed);
-    let addresses = targets.len();
-    let targets = match ping_ports {
+    let addresses = plan.targets.len();
+    let targets = std::mem::take(&mut plan.targets);
+    let targets = match plan.stages.discovery.take() {
         Some(ping_ports) if !cli.dry_run => discover(
             &cli,
+            &plan,
             targets,
             ping_ports,
             interface.clone(),
@@ -121,9 +86,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if targets.is_empty() {
         eprintln!("scanner: no host is up: nothing to scan");
         // The outputs still say so, as nmap's do: a head, no host, and the count at the foot.
-        let spec = output_spec(&cli)?;
-        let mut outputs = Outputs::open(&spec)?;
-        let info = scan_info(&cli, &ports, addrs.source_ip);
+        let mut outputs = Outputs::open(&plan.outputs)?;
+        let info = scan_info(&cli, &plan, addrs.source_ip);
         outputs.begin(&info)?;
         outputs.end(
             &info,
@@ -137,25 +101,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let space = Arc::new(ScanSpace::new(targets, ports));
-    match cli.scan_type {
-        ScanType::Syn => {
+    let space = Arc::new(ScanSpace::new(targets, plan.ports.clone()));
+    let os = plan.stages.os.take().map(|db| OsStage { db, addrs });
+    match plan.kind {
+        ScanKind::Syn => {
             let probe = TcpSyn::new(addrs, source_ports.base, source_ports.mask);
-            let mut options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
-            let os = os_db.map(|db| OsStage { db, addrs });
+            let mut options = scan_options(&cli, &plan, interface, addrs, source_ports, &probe);
             if os.is_some() {
                 options.after_setup = AfterSetup::Keep;
             }
-            scan(&cli, probe, space, &options, os)
+            scan(&cli, &plan, probe, space, &options, os)
         }
-        ScanType::IpProto => {
+        ScanKind::IpProto => {
             let probe = IpProto::new(addrs, source_ports.base, source_ports.mask);
-            let options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
-            scan(&cli, probe, space, &options, None)
+            let options = scan_options(&cli, &plan, interface, addrs, source_ports, &probe);
+            scan(&cli, &plan, probe, space, &options, None)
         }
-        ScanType::SctpInit | ScanType::SctpCookieEcho => {
-            let chunk = match cli.scan_type {
-                ScanType::SctpInit => Chunk::Init,
+        ScanKind::SctpInit | ScanKind::SctpCookieEcho => {
+            let chunk = match plan.kind {
+                ScanKind::SctpInit => Chunk::Init,
                 _ => Chunk::CookieEcho,
             };
             let probe = Sctp::new(
@@ -165,8 +129,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 source_ports.base,
                 source_ports.mask,
             );
-            let options = scan_options(&cli, &space, interface, addrs, source_ports, &probe)?;
-            scan(&cli, probe, space, &options, None)
+            let options = scan_options(&cli, &plan, interface, addrs, source_ports, &probe);
+            scan(&cli, &plan, probe, space, &options, None)
         }
     }
 }
@@ -175,38 +139,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 struct OsStage {
     db: OsDb,
     addrs: FrameAddrs,
-}
-
-/// The built-in fingerprints (measured in the lab, see os-db/README.md), used without --os-db.
-const BUILTIN_OS_DB: &str = include_str!("../os-db/scanner-os-db");
-
-/// -O's database: --os-db FILE, or the built-in one. Read before anything is sent, so a bad
-/// file costs no scan.
-fn os_database(cli: &Cli) -> Result<OsDb> {
-    if cli.scan_type != ScanType::Syn {
-        return Err(input_error(
-            "-O needs the TCP SYN scan (-sS), which finds the open and closed ports it probes",
-        ));
-    }
-    if cli.dry_run {
-        return Err(input_error(
-            "-O sends its probes: it cannot be combined with --dry-run",
-        ));
-    }
-    let Some(path) = &cli.os_db else {
-        return OsDb::parse(BUILTIN_OS_DB, Dialect::Nmap794)
-            .context("the built-in OS database does not parse");
-    };
-    let text = std::fs::read(path)
-        .map_err(|err| input_error(format!("cannot read --os-db {}: {err}", path.display())))?;
-    let text = String::from_utf8_lossy(&text);
-    let dialect = match cli.os_db_dialect.as_str() {
-        "nmap-7.93" => Dialect::Nmap793,
-        "nmap-7.94" => Dialect::Nmap794,
-        _ => Dialect::of_file(&text),
-    };
-    OsDb::parse(&text, dialect)
-        .map_err(|err| input_error(format!("--os-db {}: {err}", path.display())))
 }
 
 fn sctp_checksum(cli: &Cli) -> Checksum {
@@ -219,6 +151,7 @@ fn sctp_checksum(cli: &Cli) -> Checksum {
 /// The host discovery stage (-PY): the targets that answer an SCTP INIT on one of `ports`.
 fn discover(
     cli: &Cli,
+    plan: &Plan,
     targets: TargetSet,
     ports: PortList,
     interface: route::Interface,
@@ -232,8 +165,7 @@ fn discover(
         source_ports.base,
         source_ports.mask,
     );
-    let space = ScanSpace::new(targets.clone(), ports.clone());
-    let mut options = scan_options(cli, &space, interface, addrs, source_ports, &probe)?;
+    let mut options = scan_options(cli, plan, interface, addrs, source_ports, &probe);
     // The port scan writes --pcap afresh; the ping stage shows its packets with --packet-trace.
     options.capture.pcap = None;
     // The port scan attaches after it.
@@ -243,7 +175,7 @@ fn discover(
         targets,
         ports,
         &options,
-        cli.seed.unwrap_or_else(rand::random),
+        plan.seed,
         Arc::new(AtomicBool::new(false)),
     )?;
     let spec: Vec<String> = found.ports.iter().map(|port| port.to_string()).collect();
@@ -257,44 +189,19 @@ fn discover(
     Ok(found.up)
 }
 
-/// Capture flags that cannot work are refused before anything is attached or sent.
-fn check_capture(cli: &Cli) -> Result<()> {
-    if cli.pcap_all && cli.pcap.is_none() && !cli.packet_trace {
-        return Err(input_error(
-            "--pcap-all needs --pcap FILE or --packet-trace",
-        ));
-    }
-    if let Some(path) = &cli.pcap {
-        // The capture thread writes it afresh.
-        std::fs::File::create(path)
-            .map_err(|err| input_error(format!("cannot write --pcap {}: {err}", path.display())))?;
-    }
-    Ok(())
-}
-
-/// Internet-scale scans must say how fast: the default rate is meant for small ones.
-const LARGE_SCAN_ADDRESSES: u64 = 1 << 24;
-
 fn scan_options(
     cli: &Cli,
-    space: &ScanSpace,
+    plan: &Plan,
     interface: route::Interface,
     addrs: FrameAddrs,
     source_ports: SourcePorts,
     probe: &impl Probe,
-) -> Result<ScanOptions> {
-    let rate = match (cli.rate, cli.bandwidth) {
-        (Some(rate), _) => rate,
-        (None, Some(bits)) => rate::for_bandwidth(bits, probe.template().len()),
-        (None, None) if space.targets().len() > LARGE_SCAN_ADDRESSES && !cli.dry_run => {
-            return Err(input_error(format!(
-                "{} addresses is an Internet-scale scan: give its speed explicitly with --rate or --bandwidth",
-                space.targets().len()
-            )));
-        }
-        (None, None) => DEFAULT_RATE,
+) -> ScanOptions {
+    let rate = match plan.speed {
+        Speed::ProbesPerSecond(rate) => rate,
+        Speed::BitsPerSecond(bits) => rate::for_bandwidth(bits, probe.template().len()),
     };
-    Ok(ScanOptions {
+    ScanOptions {
         interface,
         source_ip: addrs.source_ip,
         source_ports,
@@ -311,7 +218,7 @@ fn scan_options(
             append: false,
         },
         after_setup: AfterSetup::Drop,
-    })
+    }
 }
 
 /// Replies the ring buffer must hold while the reader is away (a scheduling stall, a burst of
@@ -329,8 +236,6 @@ fn ring_bytes_for(rate: u64) -> u32 {
         .clamp(u64::from(DEFAULT_RING_BYTES), MAX_RING_BYTES) as u32
 }
 
-/// Probes per second without --rate or --bandwidth.
-const DEFAULT_RATE: u64 = 10_000;
 /// One sender thread per this many probes per second asked, when --sender-threads is not given.
 const RATE_PER_SENDER: u64 = 400_000;
 
@@ -356,33 +261,33 @@ fn sender_threads(cli: &Cli, options: &ScanOptions) -> u32 {
 
 fn scan<P: Probe + 'static>(
     cli: &Cli,
+    plan: &Plan,
     probe: P,
     space: Arc<ScanSpace>,
     options: &ScanOptions,
     os: Option<OsStage>,
 ) -> Result<ExitCode> {
-    let seed = cli.seed.unwrap_or_else(rand::random);
-    let plan = Arc::new(
+    let seed = plan.seed;
+    let walk = Arc::new(
         WalkPlan::new(
             space.len(),
             seed,
-            cli.shard,
-            cli.shards,
+            plan.shard.0,
+            plan.shard.1,
             sender_threads(cli, options),
             cli.max_targets.map(|cap| cap.of(space.len())),
         )
-        .map_err(input_error)?,
+        .map_err(|err| InputError(err.to_string()))?,
     );
     let probe = Arc::new(probe);
     if cli.dry_run {
-        let described = engine::dry_run(probe, space, plan, options, std::io::stdout())
+        let described = engine::dry_run(probe, space, walk, options, std::io::stdout())
             .context("writing the dry run")?;
         eprintln!("scanner: dry run: {described} probes described, none sent (seed {seed})");
         return Ok(ExitCode::SUCCESS);
     }
-    let spec = output_spec(cli)?;
-    let mut outputs = Outputs::open(&spec)?;
-    let scan_info = scan_info(cli, space.ports(), options.source_ip);
+    let mut outputs = Outputs::open(&plan.outputs)?;
+    let scan_info = scan_info(cli, plan, options.source_ip);
     outputs.begin(&scan_info)?;
     let services = Services::global();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -396,7 +301,7 @@ fn scan<P: Probe + 'static>(
         engine::run(
             Arc::clone(&probe),
             Arc::clone(&space),
-            Arc::clone(&plan),
+            Arc::clone(&walk),
             options,
             Arc::clone(&stop),
             |result| {
@@ -490,7 +395,7 @@ fn scan<P: Probe + 'static>(
         interrupted: outcome.stats.interrupted || os_interrupted,
     };
     outputs.end(&scan_info, &run_stats)?;
-    if !spec.uses_stdout() {
+    if !plan.outputs.uses_stdout() {
         terminal(&hosts, &scan_info, cli, &outcome, &space, silent, services)?;
     }
     eprint!(
@@ -505,7 +410,7 @@ fn scan<P: Probe + 'static>(
                 ports: space.ports().len(),
                 probes: space.len(),
                 seed,
-                shard: (cli.shard, cli.shards),
+                shard: plan.shard,
             },
         )
     );
@@ -557,11 +462,11 @@ fn terminal(
 }
 
 /// What every output's head says about the scan.
-fn scan_info(cli: &Cli, ports: &PortList, source_ip: Ipv4Addr) -> ScanInfo {
-    let mut ports: Vec<u16> = ports.iter().collect();
+fn scan_info(cli: &Cli, plan: &Plan, source_ip: Ipv4Addr) -> ScanInfo {
+    let mut ports: Vec<u16> = plan.ports.iter().collect();
     ports.sort_unstable();
     ScanInfo {
-        kind: scan_kind(cli.scan_type),
+        kind: plan.kind,
         ports,
         args: std::env::args().collect::<Vec<_>>().join(" "),
         start: SystemTime::now(),
@@ -571,68 +476,6 @@ fn scan_info(cli: &Cli, ports: &PortList, source_ip: Ipv4Addr) -> ScanInfo {
         reason: cli.reason,
         source_ip,
     }
-}
-
-fn scan_kind(scan_type: ScanType) -> ScanKind {
-    match scan_type {
-        ScanType::Syn => ScanKind::Syn,
-        ScanType::IpProto => ScanKind::IpProto,
-        ScanType::SctpInit => ScanKind::SctpInit,
-        ScanType::SctpCookieEcho => ScanKind::SctpCookieEcho,
-    }
-}
-
-/// The outputs asked for, checked before anything is sent.
-fn output_spec(cli: &Cli) -> Result<OutputSpec> {
-    let mut files: Vec<(Format, PathBuf)> = Vec::new();
-    if let Some(base) = &cli.output_all {
-        let with = |extension: &str| {
-            let mut name = base.clone().into_os_string();
-            name.push(extension);
-            PathBuf::from(name)
-        };
-        files.extend([
-            (Format::Normal, with(".nmap")),
-            (Format::Xml, with(".xml")),
-            (Format::Grepable, with(".gnmap")),
-        ]);
-    }
-    for (format, path) in [
-        (Format::Normal, &cli.output_normal),
-        (Format::Xml, &cli.output_xml),
-        (Format::Grepable, &cli.output_grepable),
-        (Format::Json, &cli.output_json),
-        (Format::Csv, &cli.output_csv),
-        (Format::List, &cli.output_list),
-    ] {
-        if let Some(path) = path {
-            files.push((format, path.clone()));
-        }
-    }
-    if files
-        .iter()
-        .filter(|(_, path)| path == std::path::Path::new("-"))
-        .count()
-        > 1
-    {
-        return Err(input_error(
-            "more than one output goes to standard output (-): give the others files",
-        ));
-    }
-    let fields = match &cli.output_fields {
-        Some(spec) => Some(Fields::parse(spec).map_err(input_error)?),
-        None => None,
-    };
-    let stylesheet = match (&cli.stylesheet, cli.no_stylesheet) {
-        (_, true) => None,
-        (Some(path), false) => Some(path.clone()),
-        (None, false) => Some(xml::DEFAULT_STYLESHEET.to_owned()),
-    };
-    Ok(OutputSpec {
-        files,
-        fields,
-        stylesheet,
-    })
 }
 
 /// The hosts -O probes: each that answered the port scan, with its lowest open and lowest
@@ -673,76 +516,14 @@ fn stop_on_signals(stop: Arc<AtomicBool>) -> Result<()> {
     Ok(())
 }
 
-fn targets(cli: &Cli) -> Result<TargetSet> {
-    let mut targets =
-        TargetSet::from_specs(cli.targets.iter().map(String::as_str)).map_err(input_error)?;
-    if let Some(path) = &cli.input_list {
-        targets = targets.union(&TargetSet::from_file(path).map_err(input_error)?);
-    }
-    if targets.is_empty() {
-        return Err(input_error(
-            "no targets: give addresses, ranges or CIDR blocks, or -iL FILE",
-        ));
-    }
-    let mut excluded =
-        TargetSet::from_specs(cli.exclude.iter().map(String::as_str)).map_err(input_error)?;
-    if let Some(path) = &cli.excludefile {
-        excluded = excluded.union(&TargetSet::from_file(path).map_err(input_error)?);
-    }
-    let blocklist = cli
-        .blocklist_file
-        .as_deref()
-        .map_or(Blocklist::Default, Blocklist::File);
-    let policy = AddressPolicy::new(blocklist, cli.allowlist_file.as_deref(), excluded)
-        .map_err(input_error)?;
-    let applied = policy.apply(&targets).map_err(input_error)?;
-    if let Some(note) = applied.default_blocklist_note() {
-        eprintln!("scanner: note: {note}");
-    }
-    Ok(applied.scannable)
-}
-
-fn ports(cli: &Cli, proto: Proto) -> Result<PortList> {
-    let services = Services::load();
-    match (&cli.ports, proto) {
-        (Some(spec), Proto::Ip) => {
-            let list = PortList::parse_for(spec, proto).map_err(input_error)?;
-            if let Some(number) = list.iter().find(|&number| number > PROTOCOL_MAX) {
-                return Err(input_error(format!(
-                    "-p {spec}: protocol number {number} is out of range (0-{PROTOCOL_MAX})"
-                )));
-            }
-            Ok(list)
-        }
-        (Some(spec), _) => PortList::parse_for(spec, proto).map_err(input_error),
-        (None, Proto::Ip) if cli.fast => Ok(services.named_protocols().into_iter().collect()),
-        (None, Proto::Ip) => Ok((0..=PROTOCOL_MAX).collect()),
-        (None, Proto::Sctp) => Ok(services.sctp_ports().into_iter().collect()),
-        (None, _) => {
-            let count = if cli.fast {
-                FAST_TOP_PORTS
-            } else {
-                DEFAULT_TOP_PORTS
-            };
-            Ok(match services.top_tcp_ports(count) {
-                Some(top) => top.into_iter().collect(),
-                None => (1..=1024).collect(),
-            })
-        }
-    }
-}
-
 /// Interface, addresses and next hop, from the kernel's tables unless the user gave them.
 /// All targets are assumed to share the first one's next hop, as ZMap and masscan assume.
-fn network_path(cli: &Cli, first: Ipv4Addr) -> Result<(route::Interface, FrameAddrs)> {
-    let gateway_mac = match &cli.gateway_mac {
-        Some(mac) => Some(route::parse_mac(mac).map_err(input_error)?),
-        None => None,
-    };
+fn network_path(cli: &Cli, plan: &Plan, first: Ipv4Addr) -> Result<(route::Interface, FrameAddrs)> {
     let route = route::route_to(first);
     let (interface, source, next_hop) = match &cli.interface {
         Some(name) => {
-            let interface = route::interface_by_name(name).map_err(input_error)?;
+            let interface =
+                route::interface_by_name(name).map_err(|err| InputError(err.to_string()))?;
             let source = match cli.source_ip {
                 Some(ip) => ip,
                 None => route::interface_ipv4(interface.index)?,
@@ -760,7 +541,7 @@ fn network_path(cli: &Cli, first: Ipv4Addr) -> Result<(route::Interface, FrameAd
             (route.interface, source, next_hop)
         }
     };
-    let next_hop_mac = match gateway_mac {
+    let next_hop_mac = match plan.gateway_mac {
         Some(mac) => mac,
         None => route::resolve_neighbour(&interface, next_hop, NEIGHBOUR_TIMEOUT)?,
     };

@@ -19,6 +19,7 @@ pub mod order;
 pub mod os;
 pub mod osscan;
 pub mod output;
+pub mod plan;
 pub mod privilege;
 pub mod probe;
 pub mod protocols;

@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
 use scanner::{
-    app::{self, InputError},
+    app,
     cli::{Cli, Command},
+    plan::InputError,
     responder,
 };
 

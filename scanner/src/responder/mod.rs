@@ -19,7 +19,7 @@ use ipnet::Ipv4Net;
 use scanner_common::responder::{Counts, ResponderConfig, Share};
 
 use self::xdp::Responder;
-use crate::{app::InputError, route};
+use crate::{plan::InputError, route};
 
 #[derive(Debug, Clone, Args)]
 #[command(about = "Lab only: answer probes to a range in XDP from a seeded ground truth")]
