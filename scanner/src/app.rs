@@ -3,7 +3,6 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    io::Write as _,
     net::Ipv4Addr,
     process::ExitCode,
     sync::{
@@ -28,7 +27,7 @@ use crate::{
         host::OsTarget,
         report::{OsReport, ReportOptions},
     },
-    output::{normal::NormalWriter, sinks::Outputs, summary, table},
+    output::{sinks::Outputs, summary, table},
     plan::{DEFAULT_RATE, InputError, Plan, Speed},
     privilege::AfterSetup,
     probe::{
@@ -39,8 +38,9 @@ use crate::{
     },
     rate,
     report::{
-        self, HostReport, ReportWriter, RunStats, ScanInfo, ScanKind,
+        self, HostReport, HostUp, RunStats, ScanInfo, ScanKind,
         build::{Silence, Up},
+        tables::HostTables,
     },
     route,
     send::{self, SendPath},
@@ -86,7 +86,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     if targets.is_empty() {
         eprintln!("scanner: no host is up: nothing to scan");
         // The outputs still say so, as nmap's do: a head, no host, and the count at the foot.
-        let mut outputs = Outputs::open(&plan.outputs)?;
+        let mut outputs = Outputs::open(&plan.outputs, HostTables::new(0, None))?;
         let info = scan_info(&cli, &plan, addrs.source_ip);
         outputs.begin(&info)?;
         outputs.end(
@@ -286,7 +286,14 @@ fn scan<P: Probe + 'static>(
         eprintln!("scanner: dry run: {described} probes described, none sent (seed {seed})");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut outputs = Outputs::open(&plan.outputs)?;
+    let up = match cli.skip_host_discovery {
+        true => Up::EveryTarget,
+        false => Up::Answered,
+    };
+    // With -Pn every target is listed, whether it answers or not.
+    let listed = (up == Up::EveryTarget).then(|| space.targets().len());
+    let tables = HostTables::new(cli.max_host_tables, listed);
+    let mut outputs = Outputs::open(&plan.outputs, tables)?;
     let scan_info = scan_info(cli, plan, options.source_ip);
     outputs.begin(&scan_info)?;
     let services = Services::global();
@@ -295,7 +302,6 @@ fn scan<P: Probe + 'static>(
         .build()
         .context("starting the runtime")?;
     let stop = Arc::new(AtomicBool::new(false));
-    let silent = probe.silent_verdict();
     let outcome = runtime.block_on(async {
         stop_on_signals(Arc::clone(&stop))?;
         engine::run(
@@ -311,79 +317,73 @@ fn scan<P: Probe + 'static>(
         )
         .await
     })?;
-    let up = match cli.skip_host_discovery {
-        true => Up::EveryTarget,
-        false => Up::Answered,
+    let found_os = match &os {
+        Some(os) if !outcome.stats.interrupted => Some(detect_os(
+            cli,
+            os,
+            options,
+            &runtime,
+            &outcome.results,
+            &stop,
+        )?),
+        _ => None,
     };
-    let mut hosts = report::build::hosts(
-        &outcome.results,
-        &space,
-        P::PROTO,
-        &Silence {
-            verdict: silent,
-            walked: &outcome.stats.walked,
-        },
-        up,
-        services,
-    );
-    let mut os_interrupted = false;
-    if let Some(os) = &os
-        && !outcome.stats.interrupted
-    {
-        let targets = os_targets(&outcome.results);
-        let os_options = OsOptions {
-            interface: options.interface.clone(),
-            addrs: os.addrs,
-            rate: options.rate.unwrap_or(DEFAULT_RATE),
-            max_tries: cli.max_os_tries,
-            // After the port scan's packets, in the same file.
-            capture: CaptureOptions {
-                append: true,
-                ..options.capture.clone()
-            },
-            after_setup: AfterSetup::Drop,
-        };
-        let detected = runtime.block_on(osscan::detect(
-            &targets,
-            Some(&os.db),
-            &os_options,
-            Arc::clone(&stop),
-        ))?;
-        let report_options = |ip: Ipv4Addr| ReportOptions {
-            guess: cli.osscan_guess,
-            show_fingerprint: cli.verbose > 0 || cli.debug > 0,
-            on_link: route::route_to(ip).is_ok_and(|route| route.gateway.is_none()),
-            mac_prefix: Some([
-                os.addrs.next_hop_mac[0],
-                os.addrs.next_hop_mac[1],
-                os.addrs.next_hop_mac[2],
-            ]),
-        };
-        let mut reports: HashMap<Ipv4Addr, OsReport> = detected
-            .hosts
-            .iter()
-            .map(|host| {
-                let report = OsReport::new(host, &report_options(host.target.address));
-                (report.ip, report)
-            })
-            .collect();
-        for host in &mut hosts {
-            host.os = reports.remove(&host.ip);
+    let os_interrupted = found_os.as_ref().is_some_and(|found| found.interrupted);
+    let mut os_reports = found_os.map(|found| found.reports).unwrap_or_default();
+    let silence = Silence {
+        verdict: probe.silent_verdict(),
+        walked: &outcome.stats.walked,
+    };
+    let answered = outputs.answered();
+    let hosts_up = match outputs.take_tables() {
+        HostTables::Kept { hosts: kept, .. } => {
+            let mut listed = 0;
+            for mut host in report::build::hosts(&kept, &space, P::PROTO, &silence, up, services) {
+                // --open lists only the hosts with a port that may be open, as nmap.
+                if cli.open && !host.ports.iter().any(|entry| entry.state.may_be_open()) {
+                    continue;
+                }
+                host.os = os_reports.remove(&host.ip);
+                outputs.host(&scan_info, &host)?;
+                listed += 1;
+            }
+            listed
         }
-        eprintln!(
-            "scanner: OS detection: {} hosts, {} probes sent, {} replies, {:.2}s",
-            detected.hosts.len(),
-            detected.probes_sent,
-            detected.replies,
-            detected.elapsed.as_secs_f64()
-        );
-        os_interrupted = detected.interrupted;
-    }
-    // --open lists only the hosts with a port that may be open, as nmap.
-    hosts.retain(|host| !cli.open || host.ports.iter().any(|entry| entry.state.may_be_open()));
-    for host in &hosts {
-        outputs.host(&scan_info, host)?;
-    }
+        HostTables::Streaming(answered_pairs) => {
+            let silent = report::build::silent_ports(
+                &answered_pairs,
+                &space,
+                P::PROTO,
+                &silence,
+                up,
+                services,
+            );
+            for (ip, entry) in silent {
+                outputs.silent(&scan_info, ip, &entry)?;
+            }
+            outputs.totals(&table::totals(
+                &outcome.results,
+                &space,
+                P::PROTO,
+                &silence,
+                services,
+                answered,
+            ))?;
+            let mut os_hosts: Vec<(Ipv4Addr, OsReport)> = os_reports.drain().collect();
+            os_hosts.sort_unstable_by_key(|(ip, _)| *ip);
+            for (ip, os) in os_hosts {
+                let up = first_reply(&outcome.results, ip);
+                let host = HostReport {
+                    ip,
+                    up,
+                    ports: Vec::new(),
+                    os: Some(os),
+                };
+                outputs.host(&scan_info, &host)?;
+            }
+            listed.unwrap_or(answered)
+        }
+    };
     let run_stats = RunStats {
         end: SystemTime::now(),
         elapsed_secs: scan_info
@@ -391,19 +391,16 @@ fn scan<P: Probe + 'static>(
             .elapsed()
             .map_or(0.0, |elapsed| elapsed.as_secs_f64()),
         addresses: space.targets().len(),
-        hosts_up: hosts.len() as u64,
+        hosts_up,
         interrupted: outcome.stats.interrupted || os_interrupted,
     };
     outputs.end(&scan_info, &run_stats)?;
-    if !plan.outputs.uses_stdout() {
-        terminal(&hosts, &scan_info, cli, &outcome, &space, silent, services)?;
-    }
     eprint!(
         "{}",
         summary::render(
             &outcome.stats,
             &outcome.results,
-            silent,
+            silence.verdict,
             &summary::Scope {
                 addresses: space.targets().len(),
                 proto: P::PROTO,
@@ -421,44 +418,80 @@ fn scan<P: Probe + 'static>(
     })
 }
 
-/// The terminal: nmap's host tables, or per-port totals above --max-host-tables hosts.
-fn terminal(
-    hosts: &[HostReport],
-    scan: &ScanInfo,
+/// What the OS stage found: a report per host it could fingerprint.
+struct FoundOs {
+    reports: HashMap<Ipv4Addr, OsReport>,
+    interrupted: bool,
+}
+
+/// The OS detection stage (-O), on the hosts the port scan found an open or closed port of.
+fn detect_os(
     cli: &Cli,
-    outcome: &engine::ScanOutcome,
-    space: &ScanSpace,
-    silent: crate::verdict::Verdict,
-    services: &Services,
-) -> Result<()> {
-    let stdout = std::io::stdout().lock();
-    if hosts.len() <= cli.max_host_tables {
-        let mut normal = NormalWriter::terminal(stdout);
-        for host in hosts {
-            normal.host(scan, host)?;
-        }
-        return Ok(normal.flush_terminal()?);
-    }
-    let mut out = std::io::BufWriter::new(stdout);
-    let totals = table::totals(
-        &outcome.results,
-        space,
-        scan.kind.proto(),
-        &Silence {
-            verdict: silent,
-            walked: &outcome.stats.walked,
+    os: &OsStage,
+    options: &ScanOptions,
+    runtime: &tokio::runtime::Runtime,
+    results: &[crate::results::ScanResult],
+    stop: &Arc<AtomicBool>,
+) -> Result<FoundOs> {
+    let targets = os_targets(results);
+    let os_options = OsOptions {
+        interface: options.interface.clone(),
+        addrs: os.addrs,
+        rate: options.rate.unwrap_or(DEFAULT_RATE),
+        max_tries: cli.max_os_tries,
+        // After the port scan's packets, in the same file.
+        capture: CaptureOptions {
+            append: true,
+            ..options.capture.clone()
         },
-        services,
-        hosts.len(),
+        after_setup: AfterSetup::Drop,
+    };
+    let detected = runtime.block_on(osscan::detect(
+        &targets,
+        Some(&os.db),
+        &os_options,
+        Arc::clone(stop),
+    ))?;
+    let report_options = |ip: Ipv4Addr| ReportOptions {
+        guess: cli.osscan_guess,
+        show_fingerprint: cli.verbose > 0 || cli.debug > 0,
+        on_link: route::route_to(ip).is_ok_and(|route| route.gateway.is_none()),
+        mac_prefix: Some([
+            os.addrs.next_hop_mac[0],
+            os.addrs.next_hop_mac[1],
+            os.addrs.next_hop_mac[2],
+        ]),
+    };
+    let reports = detected
+        .hosts
+        .iter()
+        .map(|host| {
+            let report = OsReport::new(host, &report_options(host.target.address));
+            (report.ip, report)
+        })
+        .collect();
+    eprintln!(
+        "scanner: OS detection: {} hosts, {} probes sent, {} replies, {:.2}s",
+        detected.hosts.len(),
+        detected.probes_sent,
+        detected.replies,
+        detected.elapsed.as_secs_f64()
     );
-    out.write_all(totals.as_bytes())?;
-    for host in hosts.iter().filter(|host| host.os.is_some()) {
-        if let Some(os) = &host.os {
-            write!(out, "\nScan report for {}\n{}", host.ip, os.text())?;
-        }
-    }
-    out.flush()?;
-    Ok(())
+    Ok(FoundOs {
+        reports,
+        interrupted: detected.interrupted,
+    })
+}
+
+/// Why `ip` is up: its first reply.
+fn first_reply(results: &[crate::results::ScanResult], ip: Ipv4Addr) -> HostUp {
+    results
+        .iter()
+        .find(|result| result.ip == ip)
+        .map_or(HostUp::UserSet, |first| HostUp::Replied {
+            reason: first.reason,
+            ttl: first.ttl,
+        })
 }
 
 /// What every output's head says about the scan.

@@ -424,6 +424,89 @@ impl Drop for TinyDisk {
     }
 }
 
+/// Past --max-host-tables responding hosts no host tables are kept: -oX and -oG get a host
+/// record per reply as they are decided (masscan's way, still valid against nmap.dtd and read
+/// by python-libnmap), -oJ stays complete (silence written at the end from a bitmap of the
+/// answered ports), and the terminal shows per-port totals. States are nmap's throughout.
+#[test]
+fn past_max_host_tables_the_outputs_stream_and_keep_nmaps_states() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let scratch = Scratch::new("stream");
+    let config = lab.config();
+    let ports = format!(
+        "22,23,{},{}",
+        config.dropped_ports[0], config.rejected_ports[0]
+    );
+    let hosts = "198.18.128.1-6";
+    let args = ["-sS", "-p", &ports, hosts];
+    let (xml, gnmap, json) = (
+        scratch.path("ours.xml"),
+        scratch.path("ours.gnmap"),
+        scratch.path("ours.jsonl"),
+    );
+    let output = run(scanner(&lab).args(args).args([
+        "--max-host-tables",
+        "2",
+        "--reason",
+        "-oX",
+        &xml,
+        "-oG",
+        &gnmap,
+        "-oJ",
+        &json,
+    ]));
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        terminal.starts_with("6 hosts answered; 6 addresses scanned. Per port:"),
+        "{terminal}"
+    );
+
+    let theirs = nmap_all_states(&lab, &args, &scratch);
+    assert_eq!(theirs.len(), 24, "nmap lists every port of every host");
+    assert_eq!(json_states(&json), theirs, "-oJ is complete and nmap's");
+    let replied: BTreeMap<(String, u64), String> = theirs
+        .iter()
+        .filter(|((_, port), _)| *port != u64::from(config.dropped_ports[0]))
+        .map(|(key, state)| (key.clone(), state.clone()))
+        .collect();
+
+    assert_valid_xml(&xml);
+    let read: BTreeMap<(String, u64), String> = libnmap(&xml)
+        .iter()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = fields[2].split('/').next().unwrap().parse().unwrap();
+            ((fields[0].to_owned(), port), fields[3].to_owned())
+        })
+        .collect();
+    assert_eq!(
+        read, replied,
+        "python-libnmap reads every reply, as nmap's states"
+    );
+    assert_eq!(
+        libnmap(&xml).len(),
+        replied.len(),
+        "one host record per reply"
+    );
+
+    let grepable: BTreeMap<(String, u64), String> = fs::read_to_string(&gnmap)
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let host = line.strip_prefix("Host: ")?.split_whitespace().next()?;
+            let (_, port) = line.split_once("\tPorts: ")?;
+            let fields: Vec<&str> = port.split('/').collect();
+            Some((
+                (host.to_owned(), fields[0].parse().unwrap()),
+                fields[1].to_owned(),
+            ))
+        })
+        .collect();
+    assert_eq!(grepable, replied, "-oG: a Ports: line per reply");
+}
+
 #[test]
 fn a_full_disk_or_a_missing_directory_is_one_line_and_exit_1() {
     let Some(lab) = common::lab(LabConfig::default()) else {

@@ -2,10 +2,13 @@
 //! `Host: 198.18.128.1 ()\tStatus: Up`, then
 //! `Host: 198.18.128.1 ()\tPorts: 22/open/tcp//ssh///, ...\tIgnored State: closed (997)`.
 
-use std::io::{self, Write};
+use std::{
+    io::{self, Write},
+    net::Ipv4Addr,
+};
 
 use crate::{
-    report::{HostReport, ReportWriter, RunStats, ScanInfo, fold, time},
+    report::{HostReport, PortEntry, ReportWriter, RunStats, ScanInfo, fold, time},
     verdict::Proto,
 };
 
@@ -34,6 +37,16 @@ impl<W: Write> ReportWriter for GrepableWriter<W> {
         )
     }
 
+    /// A host line of one port, as masscan's -oG.
+    fn streamed(&mut self, scan: &ScanInfo, ip: Ipv4Addr, entry: &PortEntry) -> io::Result<()> {
+        if scan.open_only && !entry.state.may_be_open() {
+            return Ok(());
+        }
+        write!(self.out, "Host: {ip} ()\t{}: ", label(scan))?;
+        write_port(&mut self.out, entry)?;
+        writeln!(self.out)
+    }
+
     fn host(&mut self, scan: &ScanInfo, host: &HostReport) -> io::Result<()> {
         let out = &mut self.out;
         // Nmap has no name for the host without reverse DNS: empty parentheses.
@@ -43,27 +56,12 @@ impl<W: Write> ReportWriter for GrepableWriter<W> {
         }
         write!(out, "Host: {} ()", host.ip)?;
         let folded = fold::fold(&host.ports, scan);
-        let label = match scan.kind.proto() {
-            Proto::Ip => "Protocols",
-            _ => "Ports",
-        };
-        write!(out, "\t{label}: ")?;
+        write!(out, "\t{}: ", label(scan))?;
         for (index, entry) in folded.shown.iter().enumerate() {
             if index > 0 {
                 write!(out, ", ")?;
             }
-            // Slashes separate the fields: nmap writes them as '|' inside a name.
-            let service = entry.service.unwrap_or_default().replace('/', "|");
-            match entry.proto {
-                Proto::Ip => write!(out, "{}/{}/{service}/", entry.port, entry.state.as_str())?,
-                proto => write!(
-                    out,
-                    "{}/{}/{}//{service}///",
-                    entry.port,
-                    entry.state.as_str(),
-                    proto.as_str()
-                )?,
-            }
+            write_port(out, entry)?;
         }
         // Grepable output names an ignored state only when there is exactly one.
         if let [ignored] = folded.ignored.as_slice() {
@@ -96,6 +94,30 @@ impl<W: Write> ReportWriter for GrepableWriter<W> {
             stats.summary()
         )?;
         self.out.flush()
+    }
+}
+
+/// The field that lists ports, or protocols for -sO.
+fn label(scan: &ScanInfo) -> &'static str {
+    match scan.kind.proto() {
+        Proto::Ip => "Protocols",
+        _ => "Ports",
+    }
+}
+
+/// `22/open/tcp//ssh///`, or `6/open/tcp/` for a protocol.
+fn write_port(out: &mut impl Write, entry: &PortEntry) -> io::Result<()> {
+    // Slashes separate the fields: nmap writes them as '|' inside a name.
+    let service = entry.service.unwrap_or_default().replace('/', "|");
+    match entry.proto {
+        Proto::Ip => write!(out, "{}/{}/{service}/", entry.port, entry.state.as_str()),
+        proto => write!(
+            out,
+            "{}/{}/{}//{service}///",
+            entry.port,
+            entry.state.as_str(),
+            proto.as_str()
+        ),
     }
 }
 
@@ -140,6 +162,32 @@ mod tests {
             )
             .unwrap();
         String::from_utf8(writer.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn a_streamed_reply_is_a_host_line_of_one_port() {
+        let scan = scan(ScanKind::Syn);
+        let mut writer = GrepableWriter::new(Vec::new());
+        let ip = Ipv4Addr::new(198, 18, 200, 7);
+        writer
+            .streamed(
+                &scan,
+                ip,
+                &entry(443, Proto::Tcp, PortState::Open, Some("https")),
+            )
+            .unwrap();
+        let open_only = ScanInfo {
+            open_only: true,
+            ..scan.clone()
+        };
+        let closed = entry(23, Proto::Tcp, PortState::Closed, None);
+        writer.streamed(&open_only, ip, &closed).unwrap();
+        writer.streamed(&scan, ip, &closed).unwrap();
+        assert_eq!(
+            String::from_utf8(writer.into_inner()).unwrap(),
+            "Host: 198.18.200.7 ()\tPorts: 443/open/tcp//https///\n\
+             Host: 198.18.200.7 ()\tPorts: 23/closed/tcp/////\n"
+        );
     }
 
     #[test]

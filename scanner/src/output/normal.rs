@@ -52,6 +52,11 @@ impl<W: Write> ReportWriter for NormalWriter<W> {
         )
     }
 
+    fn totals(&mut self, table: &str) -> io::Result<()> {
+        self.out.write_all(table.as_bytes())?;
+        self.out.write_all(b"\n")
+    }
+
     fn host(&mut self, scan: &ScanInfo, host: &HostReport) -> io::Result<()> {
         let mut text = String::new();
         host_text(&mut text, scan, host);

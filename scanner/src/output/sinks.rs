@@ -1,5 +1,6 @@
 //! The outputs one scan writes, opened from the command line before anything is sent, and fed
-//! together: a write error names the output and the cause in one line and ends the scan.
+//! together from the host tables: a write error names the output and the cause in one line
+//! and ends the scan.
 
 use std::{
     fs::File,
@@ -12,7 +13,10 @@ use super::{
     csv::CsvWriter, fields::Fields, grepable::GrepableWriter, json::JsonLines, list::ListWriter,
     normal::NormalWriter, stream::Streaming, xml::XmlWriter,
 };
-use crate::report::{HostReport, PortEntry, ReportWriter, RunStats, ScanInfo};
+use crate::report::{
+    HostReport, PortEntry, ReportWriter, RunStats, ScanInfo,
+    tables::{HostTables, Keep},
+};
 
 /// The formats, with nmap's (and our) option names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,39 +63,42 @@ impl OutputSpec {
 /// A write or open failure, naming the output: `cannot write -oX /full/a.xml: No space left on
 /// device (os error 28)`.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {option} {path}: {cause}")]
+#[error("cannot write {output}: {cause}")]
 pub struct OutputError {
-    pub option: &'static str,
-    pub path: String,
+    /// `-oX /full/a.xml`, or `the terminal`.
+    pub output: String,
     pub cause: io::Error,
 }
 
 struct Sink {
-    format: Format,
-    path: PathBuf,
+    /// What a write error names.
+    name: String,
     writer: Box<dyn ReportWriter>,
 }
 
-/// Every output of the scan.
+/// Every output of the scan, the terminal's tables among them, and the host tables they are
+/// written from.
 pub struct Outputs {
     sinks: Vec<Sink>,
+    tables: HostTables,
 }
 
 impl Outputs {
     /// Creates (truncates) every file now, so that a path that cannot be written costs no scan.
-    pub fn open(spec: &OutputSpec) -> Result<Self, OutputError> {
+    /// The terminal gets nmap's host tables too, unless an output goes to standard output.
+    pub fn open(spec: &OutputSpec, tables: HostTables) -> Result<Self, OutputError> {
         let mut sinks = Vec::new();
         for (format, path) in &spec.files {
-            let fail = |cause| OutputError {
-                option: format.option(),
-                path: path.display().to_string(),
-                cause,
-            };
+            let name = format!("{} {}", format.option(), path.display());
             // Buffered, standard output too: a write per line would be a syscall per reply.
             let out: Box<dyn Write> = if path == Path::new("-") {
                 Box::new(BufWriter::new(io::stdout()))
             } else {
-                Box::new(BufWriter::new(File::create(path).map_err(fail)?))
+                let file = File::create(path).map_err(|cause| OutputError {
+                    output: name.clone(),
+                    cause,
+                })?;
+                Box::new(BufWriter::new(file))
             };
             let writer: Box<dyn ReportWriter> = match format {
                 Format::Normal => Box::new(NormalWriter::file(out)),
@@ -104,13 +111,15 @@ impl Outputs {
                 ))),
                 Format::List => Box::new(Streaming(ListWriter::new(out))),
             };
+            sinks.push(Sink { name, writer });
+        }
+        if !spec.uses_stdout() {
             sinks.push(Sink {
-                format: *format,
-                path: path.clone(),
-                writer,
+                name: "the terminal".to_owned(),
+                writer: Box::new(NormalWriter::terminal(BufWriter::new(io::stdout()))),
             });
         }
-        Ok(Self { sinks })
+        Ok(Self { sinks, tables })
     }
 
     fn each(
@@ -119,8 +128,7 @@ impl Outputs {
     ) -> Result<(), OutputError> {
         for sink in &mut self.sinks {
             call(sink.writer.as_mut()).map_err(|cause| OutputError {
-                option: sink.format.option(),
-                path: sink.path.display().to_string(),
+                output: sink.name.clone(),
                 cause,
             })?;
         }
@@ -131,13 +139,52 @@ impl Outputs {
         self.each(|writer| writer.begin(scan))
     }
 
+    /// A reply's verdict: written by the line formats now, and kept for its host's table —
+    /// or, past `--max-host-tables` responding hosts, written on its own by every output.
     pub fn decided(
         &mut self,
         scan: &ScanInfo,
         ip: Ipv4Addr,
         entry: &PortEntry,
     ) -> Result<(), OutputError> {
-        self.each(|writer| writer.decided(scan, ip, entry))
+        self.each(|writer| writer.decided(scan, ip, entry))?;
+        match self.tables.keep(ip, *entry) {
+            Keep::Kept => Ok(()),
+            Keep::Overflow(kept) => {
+                for (ip, entries) in &kept {
+                    for entry in entries {
+                        self.each(|writer| writer.streamed(scan, *ip, entry))?;
+                    }
+                }
+                self.each(|writer| writer.streamed(scan, ip, entry))
+            }
+            Keep::Stream => self.each(|writer| writer.streamed(scan, ip, entry)),
+        }
+    }
+
+    /// The host tables, to be completed and written host by host — or what stands for them
+    /// when the scan had too many responding hosts (its replies are written already).
+    pub fn take_tables(&mut self) -> HostTables {
+        std::mem::replace(&mut self.tables, HostTables::new(0, Some(1)))
+    }
+
+    /// A port of a host with no table that silence decided.
+    pub fn silent(
+        &mut self,
+        scan: &ScanInfo,
+        ip: Ipv4Addr,
+        entry: &PortEntry,
+    ) -> Result<(), OutputError> {
+        self.each(|writer| writer.silent(scan, ip, entry))
+    }
+
+    /// The hosts that answered any probe.
+    pub fn answered(&self) -> u64 {
+        self.tables.answered()
+    }
+
+    pub fn totals(&mut self, table: &str) -> Result<(), OutputError> {
+        self.each(|writer| writer.totals(table))
     }
 
     pub fn host(&mut self, scan: &ScanInfo, host: &HostReport) -> Result<(), OutputError> {

@@ -43,6 +43,10 @@ impl<F: LineFormat> ReportWriter for Streaming<F> {
         }
     }
 
+    fn silent(&mut self, scan: &ScanInfo, ip: Ipv4Addr, entry: &PortEntry) -> io::Result<()> {
+        self.decided(scan, ip, entry)
+    }
+
     fn host(&mut self, scan: &ScanInfo, host: &HostReport) -> io::Result<()> {
         // The replies' lines are out already.
         for entry in host

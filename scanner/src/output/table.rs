@@ -22,7 +22,7 @@ pub fn totals(
     proto: Proto,
     silence: &Silence<'_>,
     services: &Services,
-    hosts: usize,
+    hosts: u64,
 ) -> String {
     let mut out = String::new();
     let mut totals: BTreeMap<(u16, PortState, Reason), u64> = BTreeMap::new();

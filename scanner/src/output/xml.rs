@@ -4,11 +4,14 @@
 //! `scanner="nmap"` is what the DTD allows (it enumerates nothing else); the comment under the
 //! prologue names the program that wrote the file.
 
-use std::io::{self, Write};
+use std::{
+    io::{self, Write},
+    net::Ipv4Addr,
+};
 
 use crate::{
     osscan::report::OsReport,
-    report::{HostReport, ReportWriter, RunStats, ScanInfo, fold, port_ranges, time},
+    report::{HostReport, PortEntry, ReportWriter, RunStats, ScanInfo, fold, port_ranges, time},
     verdict::Proto,
 };
 
@@ -21,16 +24,11 @@ pub struct XmlWriter<W: Write> {
     out: W,
     /// `--stylesheet`; `None` for `--no-stylesheet`.
     stylesheet: Option<String>,
-    hosts_up: u64,
 }
 
 impl<W: Write> XmlWriter<W> {
     pub fn new(out: W, stylesheet: Option<String>) -> Self {
-        Self {
-            out,
-            stylesheet,
-            hosts_up: 0,
-        }
+        Self { out, stylesheet }
     }
 
     pub fn into_inner(self) -> W {
@@ -78,7 +76,6 @@ impl<W: Write> ReportWriter for XmlWriter<W> {
     }
 
     fn host(&mut self, scan: &ScanInfo, host: &HostReport) -> io::Result<()> {
-        self.hosts_up += 1;
         let out = &mut self.out;
         writeln!(
             out,
@@ -104,6 +101,25 @@ impl<W: Write> ReportWriter for XmlWriter<W> {
             }
         }
         writeln!(out, "</host>")
+    }
+
+    /// A host element of one port, as masscan's -oX: nmap's consumers merge them by address.
+    fn streamed(&mut self, scan: &ScanInfo, ip: Ipv4Addr, entry: &PortEntry) -> io::Result<()> {
+        if scan.open_only && !entry.state.may_be_open() {
+            return Ok(());
+        }
+        let out = &mut self.out;
+        writeln!(
+            out,
+            r#"<host><status state="up" reason="{}" reason_ttl="{}"/>"#,
+            entry.reason.as_str(),
+            entry.ttl
+        )?;
+        writeln!(out, r#"<address addr="{ip}" addrtype="ipv4"/>"#)?;
+        writeln!(out, "<hostnames>\n</hostnames>")?;
+        write!(out, "<ports>")?;
+        write_port(out, entry)?;
+        writeln!(out, "</ports>\n</host>")
     }
 
     fn end(&mut self, _scan: &ScanInfo, stats: &RunStats) -> io::Result<()> {
@@ -222,34 +238,39 @@ fn write_ports(out: &mut impl Write, scan: &ScanInfo, host: &HostReport) -> io::
         writeln!(out, "</extraports>")?;
     }
     for entry in &folded.shown {
-        write!(
-            out,
-            r#"<port protocol="{}" portid="{}"><state state="{}" reason="{}" reason_ttl="{}""#,
-            entry.proto.as_str(),
-            entry.port,
-            entry.state.as_str(),
-            entry.reason.as_str(),
-            entry.ttl
-        )?;
-        if let Some(responder) = entry.responder {
-            write!(out, r#" reason_ip="{responder}""#)?;
-        }
-        write!(out, "/>")?;
-        if let Some(name) = entry.service {
-            // Names from nmap's tables: conf 8 for protocols, 3 for ports (print_xml_service).
-            let conf = match entry.proto {
-                Proto::Ip => 8,
-                _ => 3,
-            };
-            write!(
-                out,
-                r#"<service name="{}" method="table" conf="{conf}"/>"#,
-                escape(name)
-            )?;
-        }
-        writeln!(out, "</port>")?;
+        write_port(out, entry)?;
     }
     writeln!(out, "</ports>")
+}
+
+/// One `port` element, on its line.
+fn write_port(out: &mut impl Write, entry: &PortEntry) -> io::Result<()> {
+    write!(
+        out,
+        r#"<port protocol="{}" portid="{}"><state state="{}" reason="{}" reason_ttl="{}""#,
+        entry.proto.as_str(),
+        entry.port,
+        entry.state.as_str(),
+        entry.reason.as_str(),
+        entry.ttl
+    )?;
+    if let Some(responder) = entry.responder {
+        write!(out, r#" reason_ip="{responder}""#)?;
+    }
+    write!(out, "/>")?;
+    if let Some(name) = entry.service {
+        // Names from nmap's tables: conf 8 for protocols, 3 for ports (print_xml_service).
+        let conf = match entry.proto {
+            Proto::Ip => 8,
+            _ => 3,
+        };
+        write!(
+            out,
+            r#"<service name="{}" method="table" conf="{conf}"/>"#,
+            escape(name)
+        )?;
+    }
+    writeln!(out, "</port>")
 }
 
 /// nmap's xml.cc escape: the five markup characters, `--` (for comments), control characters
@@ -317,6 +338,8 @@ mod tests {
         let mut xml = XmlWriter::new(Vec::new(), Some(DEFAULT_STYLESHEET.to_owned()));
         xml.begin(&scan).unwrap();
         xml.host(&scan, &host()).unwrap();
+        // Past --max-host-tables: hosts of one reply each, as masscan writes them.
+        xml.streamed(&scan, STREAMED, &streamed_reply()).unwrap();
         xml.end(
             &scan,
             &RunStats {
@@ -359,6 +382,38 @@ mod tests {
             )
         );
         assert!(text.ends_with("</runstats>\n</nmaprun>\n"));
+    }
+
+    const STREAMED: Ipv4Addr = Ipv4Addr::new(198, 18, 200, 7);
+
+    fn streamed_reply() -> PortEntry {
+        PortEntry {
+            service: Some("ssh"),
+            ..examples::entry(22, PortState::Open, Reason::SynAck, 63)
+        }
+    }
+
+    #[test]
+    fn a_streamed_reply_is_a_host_of_one_port() {
+        let text = document();
+        assert!(
+            text.contains(
+                "<host><status state=\"up\" reason=\"syn-ack\" reason_ttl=\"63\"/>\n\
+             <address addr=\"198.18.200.7\" addrtype=\"ipv4\"/>\n<hostnames>\n</hostnames>\n\
+             <ports><port protocol=\"tcp\" portid=\"22\"><state state=\"open\" reason=\"syn-ack\" \
+             reason_ttl=\"63\"/><service name=\"ssh\" method=\"table\" conf=\"3\"/></port>\n\
+             </ports>\n</host>\n"
+            ),
+            "{text}"
+        );
+        let open_only = ScanInfo {
+            open_only: true,
+            ..scan()
+        };
+        let mut xml = XmlWriter::new(Vec::new(), None);
+        let closed = examples::entry(23, PortState::Closed, Reason::Reset, 63);
+        xml.streamed(&open_only, STREAMED, &closed).unwrap();
+        assert!(xml.into_inner().is_empty(), "--open drops a closed port");
     }
 
     #[test]

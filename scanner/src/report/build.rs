@@ -1,12 +1,12 @@
 //! From the engine's results to the report's hosts: each host that is up, with every port the
 //! scan decided on it — the silent ones too, with the state nmap gives silence.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    net::Ipv4Addr,
-};
+use std::{collections::HashMap, net::Ipv4Addr};
 
-use super::{HostReport, HostUp, PortEntry};
+use super::{
+    HostReport, HostUp, PortEntry,
+    tables::{Answered, Kept},
+};
 use crate::{
     order::{ScanSpace, Walked},
     results::ScanResult,
@@ -44,32 +44,27 @@ pub fn entry(result: &ScanResult, services: &'static Services) -> PortEntry {
     }
 }
 
-/// The hosts that are up, by address, each with its `proto` ports in ascending order.
-pub fn hosts(
-    results: &[ScanResult],
-    space: &ScanSpace,
+/// The hosts that are up, by address, each with its `proto` ports in ascending order: the
+/// replies kept for its table, and silence for the other probes sent to it. One host at a
+/// time, so that a `-Pn` scan of many targets never holds them all.
+pub fn hosts<'a>(
+    answered: &'a Kept,
+    space: &'a ScanSpace,
     proto: Proto,
-    silence: &Silence<'_>,
+    silence: &'a Silence<'a>,
     up: Up,
     services: &'static Services,
-) -> Vec<HostReport> {
-    // Arrival order within a host: its first reply is why it is up.
-    let mut answered: BTreeMap<Ipv4Addr, Vec<&ScanResult>> = BTreeMap::new();
-    for result in results {
-        answered.entry(result.ip).or_default().push(result);
-    }
+) -> impl Iterator<Item = HostReport> + 'a {
     let mut ports: Vec<u16> = space.ports().iter().collect();
     ports.sort_unstable();
-    let host = |ip: Ipv4Addr| -> Option<HostReport> {
+    let host = move |ip: Ipv4Addr| -> Option<HostReport> {
         let replies = answered.get(&ip).map(Vec::as_slice).unwrap_or_default();
-        let by_port: HashMap<u16, &ScanResult> = replies
-            .iter()
-            .map(|result| (result.port, *result))
-            .collect();
+        let by_port: HashMap<u16, &PortEntry> =
+            replies.iter().map(|entry| (entry.port, entry)).collect();
         let entries: Vec<PortEntry> = ports
             .iter()
             .filter_map(|&port| match by_port.get(&port) {
-                Some(result) => Some(entry(result, services)),
+                Some(&&entry) => Some(entry),
                 None => space
                     .index_of(ip, port)
                     .is_some_and(|index| silence.walked.contains(index))
@@ -102,29 +97,82 @@ pub fn hosts(
             os: None,
         })
     };
-    match up {
-        Up::Answered => answered.keys().filter_map(|&ip| host(ip)).collect(),
-        Up::EveryTarget => space.targets().iter().filter_map(host).collect(),
-    }
+    let addresses: Box<dyn Iterator<Item = Ipv4Addr> + 'a> = match up {
+        Up::Answered => Box::new(answered.keys().copied()),
+        Up::EveryTarget => Box::new(space.targets().iter()),
+    };
+    addresses.filter_map(host)
+}
+
+/// For a scan without host tables: each port of a listed host that silence decided (the
+/// replies are written already), host by host in address order, ports ascending.
+pub fn silent_ports<'a>(
+    answered: &'a Answered,
+    space: &'a ScanSpace,
+    proto: Proto,
+    silence: &'a Silence<'a>,
+    up: Up,
+    services: &'static Services,
+) -> impl Iterator<Item = (Ipv4Addr, PortEntry)> + 'a {
+    let mut ports: Vec<u16> = space.ports().iter().collect();
+    ports.sort_unstable();
+    let addresses: Box<dyn Iterator<Item = Ipv4Addr> + 'a> = match up {
+        Up::Answered => Box::new(answered.hosts()),
+        Up::EveryTarget => Box::new(space.targets().iter()),
+    };
+    addresses.flat_map(move |ip| {
+        let silent = ports
+            .iter()
+            .filter(move |&&port| {
+                !answered.contains(ip, port)
+                    && space
+                        .index_of(ip, port)
+                        .is_some_and(|index| silence.walked.contains(index))
+            })
+            .map(move |&port| {
+                let entry = PortEntry {
+                    port,
+                    proto,
+                    state: silence.verdict.state,
+                    reason: Reason::NoResponse,
+                    ttl: 0,
+                    responder: None,
+                    service: services.known_name(proto, port),
+                };
+                (ip, entry)
+            });
+        // The ports outlive this host's closure: collect them per host (a host's ports only).
+        silent.collect::<Vec<_>>()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{
+        report::tables::HostTables,
         targets::{PortList, TargetSet},
         verdict::PortState,
     };
 
-    fn result(last: u8, port: u16, state: PortState, reason: Reason) -> ScanResult {
-        ScanResult {
-            ip: Ipv4Addr::new(198, 18, 128, last),
-            port,
-            proto: Proto::Tcp,
-            state,
-            reason,
-            ttl: 64,
-            responder: None,
+    /// What the report keeps of these replies, in arrival order.
+    fn kept(replies: &[(u8, u16, PortState, Reason)]) -> Kept {
+        let mut tables = HostTables::new(usize::MAX, None);
+        for &(last, port, state, reason) in replies {
+            let reply = ScanResult {
+                ip: Ipv4Addr::new(198, 18, 128, last),
+                port,
+                proto: Proto::Tcp,
+                state,
+                reason,
+                ttl: 64,
+                responder: None,
+            };
+            tables.keep(reply.ip, entry(&reply, Services::global()));
+        }
+        match tables {
+            HostTables::Kept { hosts, .. } => hosts,
+            HostTables::Streaming { .. } => unreachable!("no limit"),
         }
     }
 
@@ -153,18 +201,20 @@ mod tests {
     fn a_host_that_answered_gets_every_port_silence_included() {
         let space = space();
         let walked = Walked::All { len: space.len() };
-        let results = [
-            result(1, 23, PortState::Closed, Reason::Reset),
-            result(1, 22, PortState::Open, Reason::SynAck),
-        ];
-        let hosts = hosts(
-            &results,
+        let answered = kept(&[
+            (1, 23, PortState::Closed, Reason::Reset),
+            (1, 22, PortState::Open, Reason::SynAck),
+        ]);
+        let silence = silence(&walked);
+        let hosts: Vec<HostReport> = hosts(
+            &answered,
             &space,
             Proto::Tcp,
-            &silence(&walked),
+            &silence,
             Up::Answered,
             Services::global(),
-        );
+        )
+        .collect();
         assert_eq!(hosts.len(), 1, "only the host that answered is up");
         assert_eq!(hosts[0].ip, Ipv4Addr::new(198, 18, 128, 1));
         assert_eq!(
@@ -190,30 +240,34 @@ mod tests {
         let space = space();
         // Only the first port's four probes went out (an interrupted scan).
         let walked = Walked::from_indices(space.len(), 0..4);
-        let hosts = hosts(
-            &[],
+        let none_answered = Kept::new();
+        let silence_of_four = silence(&walked);
+        let hosts: Vec<HostReport> = hosts(
+            &none_answered,
             &space,
             Proto::Tcp,
-            &silence(&walked),
+            &silence_of_four,
             Up::EveryTarget,
             Services::global(),
-        );
+        )
+        .collect();
         assert_eq!(hosts.len(), 4);
         for host in &hosts {
             assert_eq!(host.up, HostUp::UserSet);
             assert_eq!(states(host), [(8081, "filtered", "no-response")]);
         }
         let none = Walked::from_indices(space.len(), []);
-        let nothing = super::hosts(
-            &[],
+        let silence_of_none = silence(&none);
+        let mut nothing = super::hosts(
+            &none_answered,
             &space,
             Proto::Tcp,
-            &silence(&none),
+            &silence_of_none,
             Up::EveryTarget,
             Services::global(),
         );
         assert!(
-            nothing.is_empty(),
+            nothing.next().is_none(),
             "a host none of whose probes went out is not listed"
         );
     }

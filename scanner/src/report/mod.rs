@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod fold;
+pub mod tables;
 pub mod time;
 
 use std::{io, net::Ipv4Addr, time::SystemTime};
@@ -157,10 +158,30 @@ impl RunStats {
 /// that is up once the scan is over (with every port, silence included, and its OS), then the
 /// end. Streaming formats write replies at once and only the rest of a host later; the others
 /// wait for the host.
+///
+/// A scan with more responding hosts than `--max-host-tables` keeps no host tables
+/// ([`tables`]): each reply also comes on its own ([`streamed`](Self::streamed)), silence port
+/// by port at the end ([`silent`](Self::silent)), and hosts only with their OS results, without
+/// ports.
 pub trait ReportWriter {
     fn begin(&mut self, scan: &ScanInfo) -> io::Result<()>;
     /// A port a reply has just decided.
     fn decided(&mut self, _scan: &ScanInfo, _ip: Ipv4Addr, _entry: &PortEntry) -> io::Result<()> {
+        Ok(())
+    }
+    /// A reply that no host table will hold: the table formats write it as a host of one port,
+    /// as masscan writes them; the line formats wrote it at [`decided`](Self::decided).
+    fn streamed(&mut self, _scan: &ScanInfo, _ip: Ipv4Addr, _entry: &PortEntry) -> io::Result<()> {
+        Ok(())
+    }
+    /// A port of a host without a table that silence decided, once the scan is over: the line
+    /// formats write it; the table formats, as masscan's, list only replies.
+    fn silent(&mut self, _scan: &ScanInfo, _ip: Ipv4Addr, _entry: &PortEntry) -> io::Result<()> {
+        Ok(())
+    }
+    /// The per-port totals that stand for the host tables when there are none (the terminal's
+    /// and -oN's view).
+    fn totals(&mut self, _table: &str) -> io::Result<()> {
         Ok(())
     }
     fn host(&mut self, scan: &ScanInfo, host: &HostReport) -> io::Result<()>;
