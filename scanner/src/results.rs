@@ -18,4 +18,8 @@ pub struct ScanResult {
     /// Who sent that reply, when not the target itself (a router's ICMP error).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub responder: Option<Ipv4Addr>,
+    /// The source port our probe left from, which the reply was sent to (ZMap's `dport`);
+    /// `None` for probes without one (-sO).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_port: Option<u16>,
 }

@@ -507,6 +507,48 @@ fn past_max_host_tables_the_outputs_stream_and_keep_nmaps_states() {
     assert_eq!(grepable, replied, "-oG: a Ports: line per reply");
 }
 
+/// -oC's `dport`, as ZMap's: the port each reply was sent to (our probe's source port), which
+/// tshark reads off the replies in the capture of the same scan.
+#[test]
+fn csv_dport_is_the_port_each_reply_was_sent_to() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let scratch = Scratch::new("dport");
+    let (csv, pcap) = (scratch.path("r.csv"), scratch.path("r.pcap"));
+    run(scanner(&lab).args([
+        "-sS",
+        "-p",
+        "22,23",
+        "198.18.128.1-4",
+        "--output-fields",
+        "saddr,sport,dport,state",
+        "-oC",
+        &csv,
+        "--pcap",
+        &pcap,
+    ]));
+    let ours: std::collections::BTreeSet<String> = fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|row| row.rsplit_once(',').unwrap().0.to_owned())
+        .collect();
+    let replies: std::collections::BTreeSet<String> = common::tshark::fields(
+        std::path::Path::new(&pcap),
+        &["ip.src", "tcp.srcport", "tcp.dstport"],
+    )
+    .into_iter()
+    .filter(|fields| fields[0].starts_with("198.18.128."))
+    .map(|fields| fields.join(","))
+    .collect();
+    assert_eq!(ours.len(), 8, "a row per port of each host: {ours:?}");
+    assert_eq!(
+        ours, replies,
+        "saddr,sport,dport of -oC against the replies captured"
+    );
+}
+
 #[test]
 fn a_full_disk_or_a_missing_directory_is_one_line_and_exit_1() {
     let Some(lab) = common::lab(LabConfig::default()) else {

@@ -173,7 +173,7 @@ pub async fn run<P: Probe + 'static>(
     };
     let mut sending = tokio::task::spawn_blocking(move || job.run(&mut senders));
 
-    let classifier = Classifier::new(&*probe, &space, &answered);
+    let classifier = Classifier::new(&*probe, &space, &answered, key, options.source_ip);
     let mut reader = Reader::new(classifier, on_result, &stop, capture.as_ref());
     let mut status = Status::new(plan.planned());
     let mut tick =

@@ -22,6 +22,8 @@ pub enum Field {
     /// The target's port (the reply's source port); `port` is our name for it.
     Sport,
     Port,
+    /// The source port of our probe (the reply's destination port); empty for silence and -sO.
+    Dport,
     /// What decided: nmap's reason (`syn-ack`, `reset`, `port-unreach`, `no-response`, ...).
     Classification,
     /// 1 when the port is open, else 0 (ZMap's `success`).
@@ -42,6 +44,7 @@ const NAMES: &[(&str, Field)] = &[
     ("daddr", Field::Daddr),
     ("sport", Field::Sport),
     ("port", Field::Port),
+    ("dport", Field::Dport),
     ("classification", Field::Classification),
     ("success", Field::Success),
     ("ttl", Field::Ttl),
@@ -66,6 +69,9 @@ impl Field {
             Field::Saddr | Field::Ip => Value::Addr(ip),
             Field::Daddr => Value::Addr(scan.source_ip),
             Field::Sport | Field::Port => Value::Number(entry.port.into()),
+            Field::Dport => entry
+                .local_port
+                .map_or(Value::Empty, |port| Value::Number(port.into())),
             Field::Classification | Field::Reason => Value::Text(entry.reason.as_str()),
             Field::Success => Value::Number(u64::from(entry.state == PortState::Open)),
             Field::Ttl => Value::Number(entry.ttl.into()),
@@ -207,5 +213,24 @@ mod tests {
         );
         assert!(Fields::parse("ttl,ttl").unwrap_err().contains("ttl twice"));
         assert!(Fields::parse("").is_err());
+    }
+
+    #[test]
+    fn dport_is_the_probes_source_port_and_empty_for_silence() {
+        use crate::{
+            report::{ScanKind, examples},
+            verdict::{PortState, Reason},
+        };
+        let scan = examples::scan(ScanKind::Syn);
+        let ip = Ipv4Addr::new(198, 18, 128, 1);
+        let reply = PortEntry {
+            local_port: Some(40001),
+            ..examples::entry(22, PortState::Open, Reason::SynAck, 64)
+        };
+        let silent = examples::entry(23, PortState::Filtered, Reason::NoResponse, 0);
+        let dport = Fields::parse("dport").unwrap().0[0];
+        assert_eq!(dport.value(&scan, ip, &reply), Value::Number(40001));
+        assert_eq!(dport.value(&scan, ip, &silent), Value::Empty);
+        assert_eq!(Field::Sport.value(&scan, ip, &reply), Value::Number(22));
     }
 }

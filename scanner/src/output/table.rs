@@ -121,6 +121,7 @@ mod tests {
             reason,
             ttl: 64,
             responder: None,
+            local_port: None,
         }
     }
 

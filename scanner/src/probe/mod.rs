@@ -58,4 +58,9 @@ pub trait Probe: Send + Sync {
 
     /// The verdict for a probe that got no reply after every retry.
     fn silent_verdict(&self) -> Verdict;
+
+    /// The source port the probe with `cookie` leaves from, if it has ports.
+    fn source_port(&self, _cookie: Cookie) -> Option<u16> {
+        None
+    }
 }

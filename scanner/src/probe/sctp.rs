@@ -183,6 +183,10 @@ impl Probe for Sctp {
             Chunk::CookieEcho => Verdict::new(PortState::OpenFiltered, Reason::NoResponse),
         }
     }
+
+    fn source_port(&self, cookie: Cookie) -> Option<u16> {
+        Some(cookie.source_port(self.port_base, self.port_mask))
+    }
 }
 
 #[cfg(test)]

@@ -114,6 +114,10 @@ impl Probe for TcpSyn {
     fn silent_verdict(&self) -> Verdict {
         Verdict::new(PortState::Filtered, Reason::NoResponse)
     }
+
+    fn source_port(&self, cookie: Cookie) -> Option<u16> {
+        Some(cookie.source_port(self.port_base, self.port_mask))
+    }
 }
 
 #[cfg(test)]

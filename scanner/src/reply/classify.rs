@@ -2,7 +2,10 @@
 
 use std::net::Ipv4Addr;
 
-use scanner_common::{ReplyKind, ReplyRecord};
+use scanner_common::{
+    ReplyKind, ReplyRecord,
+    cookie::{Cookie, Key},
+};
 
 use crate::{
     engine::answered::Answered, order::ScanSpace, probe::Probe, results::ScanResult,
@@ -27,15 +30,27 @@ pub struct Classifier<'a, P> {
     probe: &'a P,
     space: &'a ScanSpace,
     answered: &'a Answered,
+    /// The scan's cookie key and source address: what gives each result its probe's source
+    /// port back, without any state per probe.
+    key: Key,
+    source_ip: Ipv4Addr,
     pub discarded: Discarded,
 }
 
 impl<'a, P: Probe> Classifier<'a, P> {
-    pub fn new(probe: &'a P, space: &'a ScanSpace, answered: &'a Answered) -> Self {
+    pub fn new(
+        probe: &'a P,
+        space: &'a ScanSpace,
+        answered: &'a Answered,
+        key: Key,
+        source_ip: Ipv4Addr,
+    ) -> Self {
         Self {
             probe,
             space,
             answered,
+            key,
+            source_ip,
             discarded: Discarded::default(),
         }
     }
@@ -78,6 +93,10 @@ impl<'a, P: Probe> Classifier<'a, P> {
             reason: verdict.reason,
             ttl: record.ttl,
             responder: (responder != target).then_some(responder),
+            local_port: self.probe.source_port(Cookie::of(
+                &self.key,
+                &self.probe.id(self.source_ip, target, port),
+            )),
         }
     }
 }

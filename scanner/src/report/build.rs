@@ -40,6 +40,7 @@ pub fn entry(result: &ScanResult, services: &'static Services) -> PortEntry {
         reason: result.reason,
         ttl: result.ttl,
         responder: result.responder,
+        local_port: result.local_port,
         service: services.known_name(result.proto, result.port),
     }
 }
@@ -75,6 +76,7 @@ pub fn hosts<'a>(
                         reason: Reason::NoResponse,
                         ttl: 0,
                         responder: None,
+                        local_port: None,
                         service: services.known_name(proto, port),
                     }),
             })
@@ -137,6 +139,7 @@ pub fn silent_ports<'a>(
                     reason: Reason::NoResponse,
                     ttl: 0,
                     responder: None,
+                    local_port: None,
                     service: services.known_name(proto, port),
                 };
                 (ip, entry)
@@ -167,6 +170,7 @@ mod tests {
                 reason,
                 ttl: 64,
                 responder: None,
+                local_port: None,
             };
             tables.keep(reply.ip, entry(&reply, Services::global()));
         }

@@ -76,6 +76,9 @@ pub struct PortEntry {
     pub ttl: u8,
     /// Who sent that reply, when not the target itself (a router's ICMP error).
     pub responder: Option<Ipv4Addr>,
+    /// The source port of the probe that reply answered (ZMap's `dport`); `None` for silence
+    /// and for probes without ports.
+    pub local_port: Option<u16>,
     /// Nmap's name for the port (nmap-services) or protocol, when it has one.
     pub service: Option<&'static str>,
 }
@@ -274,6 +277,7 @@ pub mod examples {
             reason,
             ttl,
             responder: None,
+            local_port: None,
             service: None,
         }
     }
