@@ -19,7 +19,7 @@ use crate::{
     capture::CaptureOptions,
     cli::Cli,
     discovery,
-    engine::{self, ScanOptions, SourcePorts},
+    engine::{self, ScanOptions, SourcePorts, summary},
     order::{ScanSpace, WalkPlan},
     os::db::OsDb,
     osscan::{
@@ -27,7 +27,7 @@ use crate::{
         host::OsTarget,
         report::{OsReport, ReportOptions},
     },
-    output::{sinks::Outputs, summary, table},
+    output::{sinks::Outputs, table},
     plan::{DEFAULT_RATE, InputError, Plan, Speed},
     privilege::AfterSetup,
     probe::{
@@ -335,6 +335,20 @@ fn scan<P: Probe + 'static>(
         walked: &outcome.stats.walked,
     };
     let answered = outputs.answered();
+    let mut totals = outputs.take_totals();
+    let summary = summary::render(
+        &outcome.stats,
+        &totals,
+        silence.verdict,
+        &summary::Scope {
+            addresses: space.targets().len(),
+            proto: P::PROTO,
+            ports: space.ports().len(),
+            probes: space.len(),
+            seed,
+            shard: plan.shard,
+        },
+    );
     let hosts_up = match outputs.take_tables() {
         HostTables::Kept { hosts: kept, .. } => {
             let mut listed = 0;
@@ -361,13 +375,13 @@ fn scan<P: Probe + 'static>(
             for (ip, entry) in silent {
                 outputs.silent(&scan_info, ip, &entry)?;
             }
-            outputs.totals(&table::totals(
-                &outcome.results,
-                &space,
+            totals.add_silence(&space, &silence);
+            outputs.totals(&table::render(
+                &totals,
                 P::PROTO,
-                &silence,
                 services,
                 answered,
+                space.targets().len(),
             ))?;
             let mut os_hosts: Vec<(Ipv4Addr, OsReport)> = os_reports.drain().collect();
             os_hosts.sort_unstable_by_key(|(ip, _)| *ip);
@@ -395,22 +409,7 @@ fn scan<P: Probe + 'static>(
         interrupted: outcome.stats.interrupted || os_interrupted,
     };
     outputs.end(&scan_info, &run_stats)?;
-    eprint!(
-        "{}",
-        summary::render(
-            &outcome.stats,
-            &outcome.results,
-            silence.verdict,
-            &summary::Scope {
-                addresses: space.targets().len(),
-                proto: P::PROTO,
-                ports: space.ports().len(),
-                probes: space.len(),
-                seed,
-                shard: plan.shard,
-            },
-        )
-    );
+    eprint!("{summary}");
     Ok(if run_stats.interrupted {
         ExitCode::from(130)
     } else {

@@ -6,6 +6,7 @@ pub mod progress;
 pub mod reader;
 pub mod retry;
 pub mod sender;
+pub mod summary;
 
 use std::{
     net::Ipv4Addr,

@@ -1,6 +1,6 @@
 //! The end of the reply path: the report's writers, one file per format, each knowing only the
-//! report model ([`crate::report`]); `summary` is the run's statistics on standard error, and
-//! `table` the per-port totals the terminal shows for scans too large for host tables.
+//! report model ([`crate::report`]); `table` renders the per-port totals the terminal and -oN
+//! show for scans too large for host tables, and `sinks` feeds them all.
 
 pub mod csv;
 pub mod fields;
@@ -10,6 +10,5 @@ pub mod list;
 pub mod normal;
 pub mod sinks;
 pub mod stream;
-pub mod summary;
 pub mod table;
 pub mod xml;

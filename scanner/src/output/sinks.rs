@@ -16,6 +16,7 @@ use super::{
 use crate::report::{
     HostReport, PortEntry, ReportWriter, RunStats, ScanInfo,
     tables::{HostTables, Keep},
+    totals::Totals,
 };
 
 /// The formats, with nmap's (and our) option names.
@@ -81,6 +82,7 @@ struct Sink {
 pub struct Outputs {
     sinks: Vec<Sink>,
     tables: HostTables,
+    totals: Totals,
 }
 
 impl Outputs {
@@ -119,7 +121,11 @@ impl Outputs {
                 writer: Box::new(NormalWriter::terminal(BufWriter::new(io::stdout()))),
             });
         }
-        Ok(Self { sinks, tables })
+        Ok(Self {
+            sinks,
+            tables,
+            totals: Totals::default(),
+        })
     }
 
     fn each(
@@ -148,6 +154,7 @@ impl Outputs {
         entry: &PortEntry,
     ) -> Result<(), OutputError> {
         self.each(|writer| writer.decided(scan, ip, entry))?;
+        self.totals.count(entry);
         match self.tables.keep(ip, *entry) {
             Keep::Kept => Ok(()),
             Keep::Overflow(kept) => {
@@ -176,6 +183,11 @@ impl Outputs {
         entry: &PortEntry,
     ) -> Result<(), OutputError> {
         self.each(|writer| writer.silent(scan, ip, entry))
+    }
+
+    /// The replies counted per port, state and reason.
+    pub fn take_totals(&mut self) -> Totals {
+        std::mem::take(&mut self.totals)
     }
 
     /// The hosts that answered any probe.

@@ -8,6 +8,7 @@ pub mod build;
 pub mod fold;
 pub mod tables;
 pub mod time;
+pub mod totals;
 
 use std::{io, net::Ipv4Addr, time::SystemTime};
 

@@ -1,10 +1,11 @@
-//! The closing summary on standard error: what was sent, what came back, what it means.
+//! The engine's closing summary on standard error: what was sent, what came back, what it
+//! means (the replies' states from the report's totals, silence from the probes sent).
 
 use std::{collections::BTreeMap, fmt::Write as _};
 
 use crate::{
     engine::ScanStats,
-    results::ScanResult,
+    report::totals::Totals,
     send::SendPath,
     verdict::{PortState, Proto, Verdict},
 };
@@ -21,7 +22,8 @@ pub struct Scope {
     pub shard: (u32, u32),
 }
 
-pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope: &Scope) -> String {
+/// `replies`: the replies' verdicts, before silence is added.
+pub fn render(stats: &ScanStats, replies: &Totals, silent: Verdict, scope: &Scope) -> String {
     let mut out = String::new();
     let sent = &stats.sent;
     let retries: u64 = sent.per_pass.iter().skip(1).sum();
@@ -100,8 +102,8 @@ pub fn render(stats: &ScanStats, results: &[ScanResult], silent: Verdict, scope:
         );
     }
     let mut states: BTreeMap<PortState, u64> = BTreeMap::new();
-    for result in results {
-        *states.entry(result.state).or_default() += 1;
+    for (_, state, _, count) in replies.rows() {
+        *states.entry(state).or_default() += count;
     }
     let probed = stats.walked.count();
     let unanswered = probed.saturating_sub(stats.answered);
