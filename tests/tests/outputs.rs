@@ -585,6 +585,17 @@ fn a_full_disk_or_a_missing_directory_is_one_line_and_exit_1() {
         !lab.xdp_attached().unwrap(),
         "the XDP program stayed attached"
     );
+    // What fit is kept, in whole lines only.
+    let kept = fs::read_to_string(&json).unwrap();
+    assert!(
+        kept.len() > 4096 && kept.ends_with('\n'),
+        "{} bytes",
+        kept.len()
+    );
+    for line in kept.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|err| panic!("a cut line in a full disk's -oJ: {line:?}: {err}"));
+    }
 
     let missing = scratch.0.join("no/such/dir/r.xml");
     let output = scanner(&lab)

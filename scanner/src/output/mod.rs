@@ -8,6 +8,7 @@ pub mod grepable;
 pub mod json;
 pub mod list;
 pub mod normal;
+pub mod records;
 pub mod sinks;
 pub mod stream;
 pub mod table;

@@ -4,14 +4,14 @@
 
 use std::{
     fs::File,
-    io::{self, BufWriter, Write},
+    io::{self, Write},
     net::Ipv4Addr,
     path::{Path, PathBuf},
 };
 
 use super::{
     csv::CsvWriter, fields::Fields, grepable::GrepableWriter, json::JsonLines, list::ListWriter,
-    normal::NormalWriter, stream::Streaming, xml::XmlWriter,
+    normal::NormalWriter, records::LineWriter, stream::Streaming, xml::XmlWriter,
 };
 use crate::report::{
     HostReport, PortEntry, ReportWriter, RunStats, ScanInfo,
@@ -92,15 +92,16 @@ impl Outputs {
         let mut sinks = Vec::new();
         for (format, path) in &spec.files {
             let name = format!("{} {}", format.option(), path.display());
-            // Buffered, standard output too: a write per line would be a syscall per reply.
+            // Buffered, standard output too (a write per line would be a syscall per reply),
+            // and written in whole lines: a kill or a full disk never leaves half a record.
             let out: Box<dyn Write> = if path == Path::new("-") {
-                Box::new(BufWriter::new(io::stdout()))
+                Box::new(LineWriter::new(io::stdout()))
             } else {
                 let file = File::create(path).map_err(|cause| OutputError {
                     output: name.clone(),
                     cause,
                 })?;
-                Box::new(BufWriter::new(file))
+                Box::new(LineWriter::new(file))
             };
             let writer: Box<dyn ReportWriter> = match format {
                 Format::Normal => Box::new(NormalWriter::file(out)),
@@ -118,7 +119,7 @@ impl Outputs {
         if !spec.uses_stdout() {
             sinks.push(Sink {
                 name: "the terminal".to_owned(),
-                writer: Box::new(NormalWriter::terminal(BufWriter::new(io::stdout()))),
+                writer: Box::new(NormalWriter::terminal(LineWriter::new(io::stdout()))),
             });
         }
         Ok(Self {
