@@ -68,24 +68,27 @@ pub struct Cli {
 
     /// Seed of the probe order: the same seed (and targets and ports) repeats a scan exactly,
     /// and shards of one scan must share it. Default: random, printed in the summary.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = any_u64)]
     pub seed: Option<u64>,
 
     /// Split the scan into N disjoint shards (ZMap's semantics), for N machines.
-    #[arg(long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true,
+          value_parser = shard_count)]
     pub shards: u32,
 
     /// Scan shard I (0-based) of --shards.
-    #[arg(long, value_name = "I", default_value_t = 0)]
+    #[arg(long, value_name = "I", default_value_t = 0, allow_negative_numbers = true,
+          value_parser = any_u32)]
     pub shard: u32,
 
     /// Send at most N probes in the first pass (a number, or a percentage of the scan: 10%).
-    #[arg(long, value_name = "N|P%", value_parser = parse_max_targets)]
+    #[arg(long, value_name = "N|P%", allow_negative_numbers = true,
+          value_parser = parse_max_targets)]
     pub max_targets: Option<MaxTargets>,
 
     /// Stop sending after this many seconds (then wait for replies as usual).
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+          value_parser = parse_seconds)]
     pub max_runtime: Option<std::time::Duration>,
 
     /// Print the probes that would be sent, one per line, and send nothing.
@@ -93,13 +96,14 @@ pub struct Cli {
     pub dry_run: bool,
 
     /// Probes per second [default: 10000].
-    #[arg(long, alias = "max-rate", value_name = "PPS",
-          value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, alias = "max-rate", value_name = "PPS", allow_negative_numbers = true,
+          value_parser = rate)]
     pub rate: Option<u64>,
 
     /// Send rate as bandwidth on the wire, in bits per second: 1G, 250M, 800k (Ethernet
     /// preamble, gap and FCS included, as ZMap counts).
-    #[arg(long, value_name = "BPS", conflicts_with = "rate", value_parser = parse_bandwidth)]
+    #[arg(long, value_name = "BPS", conflicts_with = "rate", allow_negative_numbers = true,
+          value_parser = parse_bandwidth)]
     pub bandwidth: Option<u64>,
 
     /// How probes leave: auto (AF_XDP where the interface takes it, else AF_PACKET), af-xdp,
@@ -109,16 +113,17 @@ pub struct Cli {
 
     /// Sender threads, one per core and queue [default: enough for the rate, at most one per
     /// CPU and transmit queue].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = sender_threads)]
     pub sender_threads: Option<u32>,
 
     /// Seconds to wait for late replies after each pass (the cooldown).
     #[arg(long, alias = "cooldown-time", value_name = "SECONDS", default_value = "2",
-          value_parser = parse_seconds)]
+          allow_negative_numbers = true, value_parser = parse_seconds)]
     pub wait: std::time::Duration,
 
     /// Resend unanswered probes up to N times, while resending still finds answers (nmap's --max-retries).
-    #[arg(long, alias = "max-retries", value_name = "N", default_value_t = 3)]
+    #[arg(long, alias = "max-retries", value_name = "N", default_value_t = 3,
+          allow_negative_numbers = true, value_parser = any_u32)]
     pub retries: u32,
 
     /// Send on this interface instead of the one routing to the first target.
@@ -134,7 +139,8 @@ pub struct Cli {
     pub gateway_mac: Option<String>,
 
     /// Fixed source port (default: one per probe, from its cookie, in 32768-65535).
-    #[arg(short = 'g', long = "source-port", value_name = "PORT")]
+    #[arg(short = 'g', long = "source-port", value_name = "PORT", allow_negative_numbers = true,
+          value_parser = any_u16)]
     pub source_port: Option<u16>,
 
     /// -oJ: every port state of every host that is up as JSON lines (replies as they come,
@@ -202,7 +208,8 @@ pub struct Cli {
     pub reason: bool,
 
     /// Print per-host tables for up to this many responding hosts, totals beyond.
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    #[arg(long, value_name = "N", default_value_t = 256, allow_negative_numbers = true,
+          value_parser = any_usize)]
     pub max_host_tables: usize,
 
     /// Accepted for nmap compatibility: names are never resolved.
@@ -247,7 +254,7 @@ pub struct Cli {
     /// With -O: rounds of OS probes per host before giving up on a perfect match (nmap's
     /// --max-os-tries).
     #[arg(long, value_name = "N", default_value_t = 5, requires = "os_detection",
-          value_parser = clap::value_parser!(u8).range(1..=scanner_common::os::MAX_TRIES as i64))]
+          allow_negative_numbers = true, value_parser = clap::value_parser!(u8).range(1..=scanner_common::os::MAX_TRIES as i64))]
     pub max_os_tries: u8,
 
     /// More output.
@@ -370,11 +377,45 @@ fn parse_bandwidth(s: &str) -> Result<u64, String> {
 }
 
 fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    std::time::Duration::try_from_secs_f64(secs)
-        .map_err(|_| format!("{s:?} is not a usable number of seconds"))
+    let expected = "expected a number of seconds, 0 or more (0.5, 2, 10)";
+    let secs: f64 = s.parse().map_err(|_| expected.to_owned())?;
+    if secs < 0.0 {
+        return Err(format!("below 0: {expected}"));
+    }
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| expected.to_owned())
+}
+
+/// A whole number from `min` to `max`; the error names the range.
+fn whole_number(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let expected = || match max {
+        u64::MAX => format!("expected a whole number, {min} or more"),
+        _ => format!("expected a whole number from {min} to {max}"),
+    };
+    let number: i128 = s.trim().parse().map_err(|_| expected())?;
+    match u64::try_from(number) {
+        Ok(number) if (min..=max).contains(&number) => Ok(number),
+        _ => Err(format!("out of range: {}", expected())),
+    }
+}
+
+/// `fn $name(&str) -> Result<$type, String>`: a whole number of `$type` from `$min` to
+/// `$max`, for clap's `value_parser`.
+macro_rules! whole_numbers {
+    ($($name:ident: $type:ty = $min:expr, $max:expr;)*) => {$(
+        fn $name(s: &str) -> Result<$type, String> {
+            whole_number(s, $min, $max as u64).map(|number| number as $type)
+        }
+    )*};
+}
+
+whole_numbers! {
+    any_u16: u16 = 0, u16::MAX;
+    any_u32: u32 = 0, u32::MAX;
+    any_u64: u64 = 0, u64::MAX;
+    any_usize: usize = 0, usize::MAX;
+    shard_count: u32 = 1, u32::MAX;
+    rate: u64 = 1, u64::MAX;
+    sender_threads: u32 = 1, 64;
 }
 
 /// Nmap spells some options as a dash and two letters (-iL, -oX, -Pn, -PY); clap reads a dash and
@@ -402,6 +443,21 @@ pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
             OsString::from(long)
         })
         .collect()
+}
+
+/// A bad value is one line naming the flag, the value and what it takes — not clap's block
+/// with a usage hint. Other clap errors (unknown flags, --help) keep clap's text: `None`.
+pub fn one_line_error(err: &clap::Error) -> Option<String> {
+    use clap::error::ErrorKind;
+    if !matches!(
+        err.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        return None;
+    }
+    let text = err.to_string();
+    let first = text.lines().next()?;
+    Some(first.strip_prefix("error: ").unwrap_or(first).to_owned())
 }
 
 impl Cli {
@@ -552,5 +608,44 @@ mod tests {
             let err = parse(line).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{line}");
         }
+    }
+
+    #[test]
+    fn negative_and_out_of_range_numbers_are_one_line_naming_flag_and_range() {
+        for (line, says) in [
+            (
+                "scanner --rate -1 198.18.0.1",
+                "invalid value '-1' for '--rate <PPS>': out of range: expected a whole number, 1 or more",
+            ),
+            (
+                "scanner --wait -1 198.18.0.1",
+                "invalid value '-1' for '--wait <SECONDS>': below 0: expected a number of seconds, 0 or more (0.5, 2, 10)",
+            ),
+            (
+                "scanner --retries -2 198.18.0.1",
+                "invalid value '-2' for '--retries <N>': out of range: expected a whole number from 0 to 4294967295",
+            ),
+            (
+                "scanner -g 70000 198.18.0.1",
+                "invalid value '70000' for '--source-port <PORT>': out of range: expected a whole number from 0 to 65535",
+            ),
+            (
+                "scanner --sender-threads 65 198.18.0.1",
+                "invalid value '65' for '--sender-threads <N>': out of range: expected a whole number from 1 to 64",
+            ),
+            (
+                "scanner --max-host-tables many 198.18.0.1",
+                "invalid value 'many' for '--max-host-tables <N>': expected a whole number, 0 or more",
+            ),
+        ] {
+            let err = parse(line).unwrap_err();
+            assert_eq!(one_line_error(&err).as_deref(), Some(says), "{line}");
+        }
+        let unknown = parse("scanner --bogus 198.18.0.1").unwrap_err();
+        assert_eq!(
+            one_line_error(&unknown),
+            None,
+            "clap's own text for an unknown flag"
+        );
     }
 }

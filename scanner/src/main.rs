@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use scanner::{
     app,
-    cli::{Cli, Command},
+    cli::{self, Cli, Command},
     plan::InputError,
     responder,
 };
@@ -10,7 +10,13 @@ use scanner::{
 fn main() -> ExitCode {
     let mut cli = match Cli::parse_nmap_style(std::env::args_os()) {
         Ok(cli) => cli,
-        Err(err) => err.exit(),
+        Err(err) => match cli::one_line_error(&err) {
+            Some(line) => {
+                eprintln!("scanner: error: {line}");
+                return ExitCode::from(2);
+            }
+            None => err.exit(),
+        },
     };
     let result = match cli.command.take() {
         Some(Command::Responder(args)) => responder::run(args),
