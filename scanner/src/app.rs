@@ -7,7 +7,7 @@ use std::{
     process::ExitCode,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicI32, Ordering},
     },
     time::{Duration, SystemTime},
 };
@@ -302,8 +302,9 @@ fn scan<P: Probe + 'static>(
         .build()
         .context("starting the runtime")?;
     let stop = Arc::new(AtomicBool::new(false));
+    let signal = Arc::new(AtomicI32::new(0));
     let outcome = runtime.block_on(async {
-        stop_on_signals(Arc::clone(&stop))?;
+        stop_on_signals(Arc::clone(&stop), Arc::clone(&signal))?;
         engine::run(
             Arc::clone(&probe),
             Arc::clone(&space),
@@ -411,7 +412,7 @@ fn scan<P: Probe + 'static>(
     outputs.end(&scan_info, &run_stats)?;
     eprint!("{summary}");
     Ok(if run_stats.interrupted {
-        ExitCode::from(130)
+        interrupted_exit(signal.load(Ordering::Relaxed))
     } else {
         ExitCode::SUCCESS
     })
@@ -533,19 +534,32 @@ fn os_targets(results: &[crate::results::ScanResult]) -> Vec<OsTarget> {
         .collect()
 }
 
-/// Ctrl-C and SIGTERM end the scan early; results so far are still written.
-fn stop_on_signals(stop: Arc<AtomicBool>) -> Result<()> {
+/// Ctrl-C, SIGTERM and SIGHUP end the scan early; results so far are still written. Which
+/// one arrived decides the exit code (128 + its number, as shells report a signal's death).
+fn stop_on_signals(stop: Arc<AtomicBool>, arrived: Arc<AtomicI32>) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
+        let number = tokio::select! {
+            _ = interrupt.recv() => libc::SIGINT,
+            _ = terminate.recv() => libc::SIGTERM,
+            _ = hangup.recv() => libc::SIGHUP,
+        };
+        arrived.store(number, Ordering::Relaxed);
         stop.store(true, Ordering::Relaxed);
     });
     Ok(())
+}
+
+/// How a scan that was stopped early exits: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM,
+/// 129 for SIGHUP), 130 when no signal is known.
+fn interrupted_exit(signal: i32) -> ExitCode {
+    match signal {
+        0 => ExitCode::from(130),
+        number => ExitCode::from(128u8.saturating_add(number as u8)),
+    }
 }
 
 /// Interface, addresses and next hop, from the kernel's tables unless the user gave them.
@@ -573,6 +587,9 @@ fn network_path(cli: &Cli, plan: &Plan, first: Ipv4Addr) -> Result<(route::Inter
             (route.interface, source, next_hop)
         }
     };
+    if let Some(ip) = cli.source_ip {
+        warn_if_not_ours(ip, &interface);
+    }
     let next_hop_mac = match plan.gateway_mac {
         Some(mac) => mac,
         None => route::resolve_neighbour(&interface, next_hop, NEIGHBOUR_TIMEOUT)?,
@@ -583,4 +600,24 @@ fn network_path(cli: &Cli, plan: &Plan, first: Ipv4Addr) -> Result<(route::Inter
         source_ip: source,
     };
     Ok((interface, addrs))
+}
+
+/// `-S` with an address the interface does not have is allowed (nmap's spoofing), but its
+/// replies reach us only if the network routes them here: say so, or every port reads filtered
+/// without a word.
+fn warn_if_not_ours(source: Ipv4Addr, interface: &route::Interface) {
+    let Ok(ours) = route::interface_ipv4s(interface.index) else {
+        return;
+    };
+    if !ours.contains(&source) {
+        let ours: Vec<String> = ours.iter().map(Ipv4Addr::to_string).collect();
+        eprintln!(
+            "scanner: warning: -S {source} is not an address of {} ({}): replies come back only if the network routes {source} to this host",
+            interface.name,
+            match ours.is_empty() {
+                true => "it has none".to_owned(),
+                false => ours.join(", "),
+            }
+        );
+    }
 }

@@ -290,14 +290,22 @@ fn interface_from_link(link: &LinkMessage, subject: &str) -> Result<Interface, R
     })
 }
 
-/// The first IPv4 address of interface `index` (an `RTM_GETADDR` dump), used as the source
-/// address when the user picks the interface (`-e`) but no source (`-S`).
+/// The first IPv4 address of interface `index`, used as the source address when the user
+/// picks the interface (`-e`) but no source (`-S`).
 pub fn interface_ipv4(index: u32) -> Result<Ipv4Addr, RouteError> {
+    interface_ipv4s(index)?
+        .into_iter()
+        .next()
+        .ok_or(RouteError::NoIpv4Address(index))
+}
+
+/// Every IPv4 address of interface `index` (an `RTM_GETADDR` dump).
+pub fn interface_ipv4s(index: u32) -> Result<Vec<Ipv4Addr>, RouteError> {
     let mut query = AddressMessage::default();
     query.header.family = AddressFamily::Inet;
     let reply = rtnetlink(RouteNetlinkMessage::GetAddress(query), true)
         .map_err(|e| e.into_route_error("RTM_GETADDR", format!("interface index {index}")))?;
-    reply
+    Ok(reply
         .iter()
         .filter_map(|message| match message {
             RouteNetlinkMessage::NewAddress(address) if address.header.index == index => {
@@ -305,8 +313,7 @@ pub fn interface_ipv4(index: u32) -> Result<Ipv4Addr, RouteError> {
             }
             _ => None,
         })
-        .next()
-        .ok_or(RouteError::NoIpv4Address(index))
+        .collect())
 }
 
 /// Our own address in an address message. `IFA_LOCAL` comes first because on point-to-point

@@ -168,50 +168,71 @@ fn states_equal_nmaps_on_the_same_hosts() {
 }
 
 #[test]
-fn sigint_mid_scan_keeps_results_and_detaches_xdp() {
+fn a_signal_mid_scan_keeps_results_exits_128_plus_it_and_detaches_xdp() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
-    // Bounded: 1000 ports of the /17 at 20k pps would take half an hour; we stop it in a second.
-    let mut child = scanner(&lab)
-        .args([
-            "-p",
-            "1-1000",
-            "198.18.128.0/17",
-            "--rate",
-            "20000",
-            "-oJ",
-            "-",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as i32;
-    let waiter = thread::spawn(move || wait_bounded(&mut child, Duration::from_secs(30)));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !lab.xdp_attached().unwrap() {
-        assert!(Instant::now() < deadline, "XDP never attached");
-        thread::sleep(Duration::from_millis(20));
+    let xml = std::env::temp_dir().join(format!("scanner-signal-{}.xml", std::process::id()));
+    for (signal, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+    ] {
+        // Bounded: 1000 ports of the /17 at 20k pps would take half an hour; we stop it in a
+        // second.
+        let mut child = scanner(&lab)
+            .args([
+                "-p",
+                "1-1000",
+                "198.18.128.0/17",
+                "--rate",
+                "20000",
+                "-oJ",
+                "-",
+                "-oX",
+            ])
+            .arg(&xml)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let waiter = thread::spawn(move || wait_bounded(&mut child, Duration::from_secs(30)));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !lab.xdp_attached().unwrap() {
+            assert!(Instant::now() < deadline, "XDP never attached");
+            thread::sleep(Duration::from_millis(20));
+        }
+        thread::sleep(Duration::from_millis(500));
+        unsafe { libc::kill(pid, signal) };
+        let output = waiter.join().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "exit code after signal {signal}"
+        );
+        let found = parse_json_lines(&output.stdout);
+        assert!(
+            !found.is_empty(),
+            "results found before signal {signal} were lost"
+        );
+        let summary = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            summary.contains("interrupted") && summary.contains("probes not sent"),
+            "{summary}"
+        );
+        let written = std::fs::read_to_string(&xml).unwrap();
+        assert!(
+            written.ends_with("</runstats>\n</nmaprun>\n") && written.contains(r#"exit="error""#),
+            "the XML is closed after signal {signal}: {}",
+            &written[written.len().saturating_sub(300)..]
+        );
+        assert!(
+            !lab.xdp_attached().unwrap(),
+            "XDP program left attached after signal {signal}"
+        );
     }
-    thread::sleep(Duration::from_millis(500));
-    unsafe { libc::kill(pid, libc::SIGINT) };
-    let output = waiter.join().unwrap();
-    assert_eq!(output.status.code(), Some(130), "exit code after SIGINT");
-    let found = parse_json_lines(&output.stdout);
-    assert!(
-        !found.is_empty(),
-        "results found before the interrupt were lost"
-    );
-    let summary = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        summary.contains("interrupted") && summary.contains("probes not sent"),
-        "{summary}"
-    );
-    assert!(
-        !lab.xdp_attached().unwrap(),
-        "XDP program left attached after SIGINT"
-    );
+    let _ = std::fs::remove_file(&xml);
 }
 
 #[test]
@@ -279,6 +300,43 @@ fn interface_source_and_gateway_overrides_give_the_same_results() {
     // The override is really used: frames to a MAC nobody has reach no one.
     let nobody = scan(&["--gateway-mac", "02:00:00:00:00:99", "--retries", "0"]);
     assert!(nobody.is_empty(), "{nobody:?}");
+}
+
+/// `-S` with an address the interface lacks is nmap's spoofing: allowed, but the replies go
+/// to whoever the network routes that address to, so the scan says so instead of silently
+/// reading every port filtered. Our own address gets no warning.
+#[test]
+fn a_source_address_that_is_not_ours_is_warned_about() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let stderr = |source: &str| {
+        let output = run(scanner(&lab).args([
+            "-p",
+            "22",
+            "198.18.128.1",
+            "--retries",
+            "0",
+            "--wait",
+            "0.3",
+            "-e",
+            lab.scanner_if(),
+            "-S",
+            source,
+        ]));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let foreign = stderr("198.18.0.99");
+    assert!(
+        foreign.contains(&format!(
+            "scanner: warning: -S 198.18.0.99 is not an address of {} ({}): replies come back only if the network routes 198.18.0.99 to this host",
+            lab.scanner_if(),
+            Lab::SCANNER_IP
+        )),
+        "{foreign}"
+    );
+    let ours = stderr(&Lab::SCANNER_IP.to_string());
+    assert!(!ours.contains("warning: -S"), "{ours}");
 }
 
 #[test]
