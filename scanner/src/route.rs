@@ -21,7 +21,7 @@ use netlink_packet_core::{
     NetlinkPayload,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{LinkAttribute, LinkLayerType, LinkMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkLayerType, LinkMessage, LinkXdp};
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
 };
@@ -288,6 +288,31 @@ fn interface_from_link(link: &LinkMessage, subject: &str) -> Result<Interface, R
         mac,
         mtu,
     })
+}
+
+/// The id of the XDP program attached to interface `index` (`IFLA_XDP_PROG_ID`), if any.
+pub fn attached_xdp_program(index: u32) -> Result<Option<u32>, RouteError> {
+    let mut query = LinkMessage::default();
+    query.header.index = index;
+    let subject = format!("interface index {index}");
+    let reply = rtnetlink(RouteNetlinkMessage::GetLink(query), false)
+        .map_err(|e| e.into_route_error("RTM_GETLINK", subject))?;
+    Ok(reply
+        .iter()
+        .filter_map(|message| match message {
+            RouteNetlinkMessage::NewLink(link) => Some(link),
+            _ => None,
+        })
+        .flat_map(|link| &link.attributes)
+        .filter_map(|attribute| match attribute {
+            LinkAttribute::Xdp(xdp) => Some(xdp),
+            _ => None,
+        })
+        .flatten()
+        .find_map(|xdp| match xdp {
+            LinkXdp::ProgId(id) if *id != 0 => Some(*id),
+            _ => None,
+        }))
 }
 
 /// The first IPv4 address of interface `index`, used as the source address when the user

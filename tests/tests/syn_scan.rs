@@ -339,6 +339,60 @@ fn a_source_address_that_is_not_ours_is_warned_about() {
     assert!(!ours.contains("warning: -S"), "{ours}");
 }
 
+/// A second scan on an interface the first one's XDP program runs on fails at once with one
+/// line naming the program and the process that holds it, and leaves the first scan's
+/// program attached and its scan whole.
+#[test]
+fn a_second_scan_on_a_busy_interface_names_who_holds_it_and_touches_nothing() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    // Bounded: stopped by SIGINT once the second scan has failed, or by --max-runtime.
+    let mut first = scanner(&lab)
+        .args(["-p", "1-1000", "198.18.128.0/17", "--rate", "20000"])
+        .args(["--max-runtime", "20", "-oJ", "-"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first_pid = first.id();
+    let waiter = thread::spawn(move || wait_bounded(&mut first, Duration::from_secs(40)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.xdp_attached().unwrap() {
+        assert!(Instant::now() < deadline, "XDP never attached");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let second = scanner(&lab)
+        .args(["-p", "22", "198.18.128.1", "--wait", "0.2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    let line = stderr.trim();
+    assert!(!line.contains('\n'), "one line: {stderr}");
+    assert!(
+        line.starts_with(&format!(
+            "scanner: error: interface {} already runs XDP program ",
+            lab.scanner_if()
+        )) && line.contains(&format!(
+            "\"scanner\", held by process {first_pid} (scanner): another scan or a foreign program owns it"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        lab.xdp_attached().unwrap(),
+        "the second scan detached the first one's program"
+    );
+    unsafe { libc::kill(first_pid as i32, libc::SIGINT) };
+    let output = waiter.join().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    assert!(
+        !parse_json_lines(&output.stdout).is_empty(),
+        "the first scan found nothing"
+    );
+    assert!(!lab.xdp_attached().unwrap());
+}
+
 #[test]
 fn sigint_to_a_lab_holder_removes_its_namespaces() {
     if common::lab(LabConfig::default()).is_none() {

@@ -3,5 +3,6 @@
 
 pub mod classify;
 pub mod kernel;
+pub mod occupied;
 pub mod ring;
 pub mod xdp;

@@ -3,7 +3,7 @@
 //! Attachment goes through a bpf_link (kernel >= 5.9), owned by this process: when the scan
 //! ends, fails, or the process dies, the link's fd closes and the kernel detaches the program.
 
-use super::kernel;
+use super::{kernel, occupied};
 use anyhow::{Context as _, Result, anyhow};
 use aya::{
     Ebpf, EbpfLoader,
@@ -52,8 +52,9 @@ pub struct XdpCounters {
 /// Loads `program` into the kernel and attaches it to the interface: native XDP, or generic
 /// when the driver has no native support. The bpf_link belongs to the program's [`Ebpf`].
 /// A kernel older than [`kernel::MINIMUM`] gets one line naming what it lacks instead of the
-/// kernel's own error.
+/// kernel's own error, and an interface that already runs a program one naming it.
 pub fn load_and_attach(program: &mut Xdp, ifindex: u32, ifname: &str) -> Result<AttachMode> {
+    occupied::check_free(ifindex, ifname)?;
     program
         .load()
         .context("the kernel rejected the XDP program")
