@@ -354,3 +354,54 @@ fn a_running_scan_has_dropped_every_capability() {
     // Without capabilities the teardown still detached the program (closing its bpf_link).
     assert!(!lab.xdp_attached().unwrap(), "an XDP program is left");
 }
+
+/// Without CAP_IPC_LOCK, AF_XDP's packet buffers count against the locked-memory limit. Under
+/// Debian's 8 MiB the scanner keeps AF_XDP with fewer buffers and says so; where not even a
+/// few batches fit it falls back to AF_PACKET with a note naming the limit and how to raise it.
+/// The results are the same either way.
+#[test]
+fn the_locked_memory_limit_shrinks_af_xdp_or_is_named_in_the_fallback() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let staging = Staging::new("memlock");
+    let capped = capped_binary(&staging);
+    // Limits are only lowered here (soft and hard), which needs no privilege.
+    let scan = |memlock: &str| {
+        let mut command = lab.command_in_scanner("prlimit");
+        command
+            .arg(format!("--memlock={memlock}"))
+            .args(["--", "setpriv", "--reuid", NOBODY, "--regid", NOBODY])
+            .args(["--clear-groups", "--inh-caps=-all", "--"])
+            .arg(&capped)
+            .arg("--allowlist-file")
+            .arg(staging.allowlist())
+            .args(["-p", "22,23", "198.18.128.0/30", "--wait", "0.5"])
+            .args(["--sender-threads", "1", "-oJ", "-"]);
+        let output = command.output().unwrap();
+        common::assert_success(&output);
+        output
+    };
+    let stderr = |output: &Output| String::from_utf8_lossy(&output.stderr).into_owned();
+    let one_mib = scan("1048576:1048576");
+    let note = stderr(&one_mib);
+    assert!(
+        note.contains("scanner: note: sending with AF_PACKET: ")
+            && note.contains("exceed the locked-memory limit (1024 KiB, `ulimit -l`)")
+            && note.contains("`ulimit -l unlimited`"),
+        "{note}"
+    );
+    assert!(note.contains("1 AF_PACKET thread"), "{note}");
+    let eight_mib = scan("8388608:8388608");
+    let note = stderr(&eight_mib);
+    assert!(
+        note.contains(
+            "scanner: note: AF_XDP with 4096 KiB of packet buffers instead of 16384 KiB: the \
+             locked-memory limit (8192 KiB, `ulimit -l`) allows no more"
+        ),
+        "{note}"
+    );
+    assert!(note.contains("1 AF_XDP thread"), "{note}");
+    assert_eq!(results(&one_mib), results(&eight_mib));
+    assert_eq!(results(&eight_mib).len(), 8);
+}

@@ -299,7 +299,10 @@ fn open_senders(
         if let Some(reason) = opened.fallback
             && !fallback_shown
         {
-            eprintln!("scanner: note: sending with AF_PACKET: {reason}");
+            match opened.sender.path() {
+                SendPath::AfPacket => eprintln!("scanner: note: sending with AF_PACKET: {reason}"),
+                SendPath::AfXdp | SendPath::Auto => eprintln!("scanner: note: {reason}"),
+            }
             fallback_shown = true;
         }
         senders.push(opened.sender);

@@ -66,6 +66,23 @@ impl Default for XdpConfig {
 }
 
 impl XdpConfig {
+    /// Bytes of UMEM these sizes take.
+    pub fn umem_bytes(&self) -> u64 {
+        (u64::from(self.tx_frames) + u64::from(self.fill_frames)) * FRAME_SIZE as u64
+    }
+
+    /// Half the frames (and ring entries, down to a batch), or `None` when that would not
+    /// hold two batches.
+    fn halved(self) -> Option<Self> {
+        let smaller = XdpConfig {
+            ring_entries: (self.ring_entries / 2).max(self.max_batch.next_power_of_two() as u32),
+            tx_frames: self.tx_frames / 2,
+            fill_frames: (self.fill_frames / 2).max(1),
+            ..self
+        };
+        smaller.validate().ok().map(|()| smaller)
+    }
+
     fn validate(&self) -> io::Result<()> {
         let ok = self.max_batch > 0
             && self.ring_entries.is_power_of_two()
@@ -155,6 +172,7 @@ impl XdpSender {
         config: XdpConfig,
     ) -> io::Result<Self> {
         let started = Instant::now();
+        let mut config = config;
         loop {
             match Self::try_open(ifindex, queue, template, config) {
                 Err(err)
@@ -163,9 +181,20 @@ impl XdpSender {
                 {
                     thread::sleep(Duration::from_millis(5));
                 }
+                // Over the locked-memory limit: fewer buffers, while a batch still fits.
+                Err(err) if err.kind() == io::ErrorKind::OutOfMemory => match config.halved() {
+                    Some(smaller) => config = smaller,
+                    None => return Err(err),
+                },
                 result => return result,
             }
         }
+    }
+
+    /// Bytes of packet buffers for transmission: fewer than asked when the locked-memory
+    /// limit allowed no more.
+    pub fn tx_buffer_bytes(&self) -> u64 {
+        self.tx_area
     }
 
     fn try_open(ifindex: u32, queue: u32, template: &[u8], config: XdpConfig) -> io::Result<Self> {
@@ -217,7 +246,18 @@ impl XdpSender {
             flags: 0,
             tx_metadata_len: 0,
         };
-        set_xdp_option(&fd, libc::XDP_UMEM_REG, &reg).map_err(|e| fail("UMEM_REG", e))?;
+        let locked = memlock::make_room(umem.len as u64);
+        set_xdp_option(&fd, libc::XDP_UMEM_REG, &reg).map_err(|err| match err.raw_os_error() {
+            // Our own kind for it: open_with retries with fewer buffers.
+            Some(libc::ENOBUFS) => fail(
+                "UMEM_REG",
+                io::Error::new(
+                    io::ErrorKind::OutOfMemory,
+                    memlock::explain(&err, umem.len as u64, locked),
+                ),
+            ),
+            _ => fail("UMEM_REG", err),
+        })?;
         set_xdp_option(&fd, libc::XDP_UMEM_FILL_RING, &config.fill_frames)
             .map_err(|e| fail("fill ring", e))?;
         set_xdp_option(&fd, libc::XDP_UMEM_COMPLETION_RING, &config.ring_entries)
@@ -931,9 +971,85 @@ fn xdp_options(fd: &OwnedFd) -> io::Result<u32> {
     Ok(options.flags)
 }
 
+/// AF_XDP charges its UMEM to RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK (root has):
+/// with only the scanning capabilities, 20 MiB of packet buffers exceed Debian's 8 MiB default.
+pub mod memlock {
+    use std::io;
+
+    /// Raises the soft locked-memory limit to hold `bytes` more, as far as allowed: up to the
+    /// hard limit, or beyond with CAP_SYS_RESOURCE. Returns the soft limit now in force.
+    pub fn make_room(bytes: u64) -> u64 {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: a valid rlimit to fill in.
+        if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 {
+            return 0;
+        }
+        if limit.rlim_cur == libc::RLIM_INFINITY {
+            return limit.rlim_cur;
+        }
+        let wanted = limit.rlim_cur.saturating_add(bytes);
+        for raised in [
+            libc::rlimit {
+                rlim_cur: wanted.max(limit.rlim_max),
+                rlim_max: wanted.max(limit.rlim_max),
+            },
+            libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            },
+        ] {
+            // SAFETY: a valid rlimit; failure leaves the limit as it was.
+            if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &raised) } == 0 {
+                return raised.rlim_cur;
+            }
+        }
+        limit.rlim_cur
+    }
+
+    /// The soft locked-memory limit in force.
+    pub fn soft_limit() -> u64 {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: a valid rlimit to fill in.
+        match unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } {
+            0 => limit.rlim_cur,
+            _ => 0,
+        }
+    }
+
+    /// ENOBUFS from UMEM_REG: the limit, and the ways to raise it.
+    pub fn explain(err: &io::Error, bytes: u64, limit: u64) -> String {
+        format!(
+            "{err}: its {} MiB of packet buffers exceed the locked-memory limit ({} KiB, \
+             `ulimit -l`), which this process cannot raise; raise it (`ulimit -l unlimited`, \
+             LimitMEMLOCK=infinity in a systemd unit, memlock in /etc/security/limits.conf) or \
+             grant the binary cap_ipc_lock as well",
+            bytes >> 20,
+            limit >> 10
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn halving_keeps_the_sizes_consistent_down_to_two_batches() {
+        let sizes: Vec<u64> = std::iter::successors(Some(XdpConfig::default()), |c| c.halved())
+            .map(|config| {
+                config.validate().unwrap();
+                config.umem_bytes() >> 20
+            })
+            .collect();
+        // 20 MiB, then halves down to 512 TX frames (two batches of 256).
+        assert_eq!(sizes, [20, 10, 5, 2]);
+    }
 
     #[test]
     fn default_sizes_are_consistent() {

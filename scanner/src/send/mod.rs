@@ -169,8 +169,28 @@ impl FrameSender for Sender {
 /// An opened sender and how it came to be.
 pub struct Opened {
     pub sender: Sender,
-    /// Why AF_XDP is not in use although [`SendPath::Auto`] asked for it first.
+    /// Why AF_XDP is not in use although [`SendPath::Auto`] asked for it first, or why it
+    /// runs with fewer packet buffers than it should (the locked-memory limit).
     pub fallback: Option<String>,
+}
+
+/// An AF_XDP sender, with a note when the locked-memory limit cut its buffers.
+fn xdp_opened(xdp: XdpSender) -> Opened {
+    let full = u64::from(af_xdp::XdpConfig::default().tx_frames) * af_xdp::FRAME_SIZE as u64;
+    let fallback = (xdp.tx_buffer_bytes() < full).then(|| {
+        format!(
+            "AF_XDP with {} KiB of packet buffers instead of {} KiB: the locked-memory limit \
+             ({} KiB, `ulimit -l`) allows no more; raise it (`ulimit -l unlimited`, \
+             LimitMEMLOCK=infinity) for full speed",
+            xdp.tx_buffer_bytes() >> 10,
+            full >> 10,
+            af_xdp::memlock::soft_limit() >> 10
+        )
+    });
+    Opened {
+        sender: Sender::AfXdp(xdp),
+        fallback,
+    }
 }
 
 /// Opens the sender `path` asks for on interface `ifindex` (AF_XDP: bound to device queue
@@ -184,15 +204,9 @@ pub fn open(path: SendPath, ifindex: u32, queue: u32, template: &[u8]) -> io::Re
             sender: packet()?,
             fallback: None,
         }),
-        SendPath::AfXdp => Ok(Opened {
-            sender: Sender::AfXdp(XdpSender::open(ifindex, queue, template)?),
-            fallback: None,
-        }),
+        SendPath::AfXdp => Ok(xdp_opened(XdpSender::open(ifindex, queue, template)?)),
         SendPath::Auto => match XdpSender::open(ifindex, queue, template) {
-            Ok(xdp) => Ok(Opened {
-                sender: Sender::AfXdp(xdp),
-                fallback: None,
-            }),
+            Ok(xdp) => Ok(xdp_opened(xdp)),
             Err(xdp_err) => {
                 let sender = packet().map_err(|err| {
                     io::Error::new(
