@@ -250,8 +250,9 @@ impl<'db> HostScan<'db> {
             }
         };
         while let Some(&(offset, probe)) = round.schedule.get(round.next) {
-            if round.start + offset > now {
-                return Some(round.start + offset);
+            let due = due(round, offset, probe);
+            if due > now {
+                return Some(due);
             }
             emit(round, probe, &mut self.result.probes_sent);
             round.next += 1;
@@ -379,6 +380,23 @@ fn new_round(
         schedule,
         next: 0,
         sent: [None; Probe::ALL.len()],
+    }
+}
+
+/// When `probe`, scheduled `offset` into the round, may go out: never sooner than one interval
+/// after the SEQ probe before it actually went (nmap paces them by the last send, so a late
+/// one — a busy CPU — never bunches the next ones, whose spacing SP, ISR and TS measure), and
+/// the rest of the round one interval after SEQ6.
+fn due(round: &Round, offset: Duration, probe: Probe) -> Instant {
+    let scheduled = round.start + offset;
+    let after = match probe {
+        Probe::Seq(n) => n.index().checked_sub(1).map(|before| SeqNo::ALL[before]),
+        _ if offset > Duration::ZERO => Some(SeqNo::ALL[5]),
+        _ => None,
+    };
+    match after.and_then(|seq| round.sent[Probe::Seq(seq).index()]) {
+        Some(previous) => scheduled.max(previous.at + SEQ_INTERVAL),
+        None => scheduled,
     }
 }
 
