@@ -411,10 +411,38 @@ fn scan<P: Probe + 'static>(
     };
     outputs.end(&scan_info, &run_stats)?;
     eprint!("{summary}");
-    Ok(if run_stats.interrupted {
-        interrupted_exit(signal.load(Ordering::Relaxed))
-    } else {
-        ExitCode::SUCCESS
+    if run_stats.interrupted {
+        return Ok(interrupted_exit(signal.load(Ordering::Relaxed)));
+    }
+    if let Some(warning) = unanswered(&outcome.stats, options) {
+        eprintln!("scanner: warning: {warning}");
+        return Ok(ExitCode::from(UNANSWERED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The exit code of a scan that got no reply at all: not an error, but rarely what was meant
+/// (a wrong route or source, a filter, the replies taken before our XDP program).
+pub const UNANSWERED: u8 = 3;
+
+/// Why nothing answered, and what to check; `None` when something did.
+fn unanswered(stats: &engine::ScanStats, options: &ScanOptions) -> Option<String> {
+    if stats.xdp.matched > 0 || stats.sent.total() == 0 {
+        return None;
+    }
+    let (interface, source) = (&options.interface.name, options.source_ip);
+    Some(match stats.xdp.seen {
+        0 => format!(
+            "no reply at all: the XDP program on {interface} saw no packet during the scan; check \
+             that {interface} is up and receiving (nothing in front of the program: another XDP \
+             program, a tc filter) and that the targets route back to {source}"
+        ),
+        seen => format!(
+            "no reply at all: {interface} received {seen} packets during the scan, none a reply \
+             to a probe ({} with a bad cookie); check that the targets are up and not filtered \
+             and that their replies come back to {source} on {interface}",
+            stats.xdp.bad_cookie
+        ),
     })
 }
 

@@ -327,7 +327,8 @@ fn pn_lists_hosts_that_never_answer_as_nmap_and_all_outputs_are_written() {
         scratch.path("r.lst"),
         scratch.path("r.jsonl"),
     );
-    run(scanner(&lab).args([
+    // Nothing answers: every output is still written, and the exit code says so (3).
+    common::run_unanswered(scanner(&lab).args([
         "-Pn", "-sS", "-p", &dropped, HOSTS, "-oA", &base, "-oC", &csv, "-oL", &list, "-oJ", &json,
     ]));
     let theirs = scratch.path("nmap.xml");
@@ -381,7 +382,7 @@ fn pn_lists_hosts_that_never_answer_as_nmap_and_all_outputs_are_written() {
 
     // Without -Pn, a host that answered nothing is not up: counted, not listed.
     let quiet = scratch.path("quiet.xml");
-    run(scanner(&lab).args(["-sS", "-p", &dropped, HOSTS, "-oX", &quiet]));
+    common::run_unanswered(scanner(&lab).args(["-sS", "-p", &dropped, HOSTS, "-oX", &quiet]));
     assert_valid_xml(&quiet);
     let text = fs::read_to_string(&quiet).unwrap();
     assert!(!text.contains("<host>"), "{text}");

@@ -22,9 +22,12 @@ fn our_states(
     targets: &[String],
     silent: &str,
 ) -> BTreeMap<(Ipv4Addr, u16), String> {
-    let output = run(scanner(lab)
-        .args([scan, "-p", ports, "--wait", "1", "-oJ", "-"])
-        .args(targets));
+    // A peer silent on every port probed gets no reply at all: exit code 3.
+    let output = common::run_answered_or_not(
+        scanner(lab)
+            .args([scan, "-p", ports, "--wait", "1", "-oJ", "-"])
+            .args(targets),
+    );
     let found = parse_json_lines_of(&output.stdout, "sctp");
     let mut states: BTreeMap<_, _> = found
         .iter()

@@ -56,6 +56,38 @@ pub fn run(cmd: &mut Command) -> Output {
     output
 }
 
+/// Runs a scan that nothing answers: it must end with exit code 3 and the warning that says so.
+pub fn run_unanswered(cmd: &mut Command) -> Output {
+    let output = cmd.output().expect("running the scanner");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "a scan nothing answered exits 3: {stderr}"
+    );
+    assert!(
+        stderr.contains("scanner: warning: no reply at all: "),
+        "{stderr}"
+    );
+    output
+}
+
+/// Runs a scan that may get no reply at all: it exits 0, or 3 with the warning when its summary
+/// says nothing matched.
+pub fn run_answered_or_not(cmd: &mut Command) -> Output {
+    let output = cmd.output().expect("running the scanner");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.code() {
+        Some(3) => assert!(
+            stderr.contains("scanner: warning: no reply at all: ")
+                && stderr.contains("replies: 0 matched in XDP"),
+            "exit code 3 is for a scan nothing answered: {stderr}"
+        ),
+        _ => assert_success(&output),
+    }
+    output
+}
+
 /// Fails the test, with the scanner's stderr, unless it exited with 0.
 pub fn assert_success(output: &Output) {
     assert!(
