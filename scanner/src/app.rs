@@ -7,7 +7,7 @@ use std::{
     process::ExitCode,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicI32, Ordering},
+        atomic::{AtomicI32, Ordering},
     },
     time::{Duration, SystemTime},
 };
@@ -19,7 +19,11 @@ use crate::{
     capture::CaptureOptions,
     cli::Cli,
     discovery,
-    engine::{self, ScanOptions, SourcePorts, summary},
+    engine::{
+        self, ScanOptions, SourcePorts,
+        stop::{Level, Stop},
+        summary,
+    },
     order::{ScanSpace, WalkPlan},
     os::db::OsDb,
     osscan::{
@@ -176,7 +180,7 @@ fn discover(
         ports,
         &options,
         plan.seed,
-        Arc::new(AtomicBool::new(false)),
+        Arc::new(Stop::new()),
     )?;
     let spec: Vec<String> = found.ports.iter().map(|port| port.to_string()).collect();
     eprintln!(
@@ -301,10 +305,10 @@ fn scan<P: Probe + 'static>(
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(Stop::new());
     let signal = Arc::new(AtomicI32::new(0));
     let outcome = runtime.block_on(async {
-        stop_on_signals(Arc::clone(&stop), Arc::clone(&signal))?;
+        stop_on_signals(Arc::clone(&stop), Arc::clone(&signal), options.wait)?;
         engine::run(
             Arc::clone(&probe),
             Arc::clone(&space),
@@ -459,7 +463,7 @@ fn detect_os(
     options: &ScanOptions,
     runtime: &tokio::runtime::Runtime,
     results: &[crate::results::ScanResult],
-    stop: &Arc<AtomicBool>,
+    stop: &Arc<Stop>,
 ) -> Result<FoundOs> {
     let targets = os_targets(results);
     let os_options = OsOptions {
@@ -562,23 +566,45 @@ fn os_targets(results: &[crate::results::ScanResult]) -> Vec<OsTarget> {
         .collect()
 }
 
-/// Ctrl-C, SIGTERM and SIGHUP end the scan early; results so far are still written. Which
-/// one arrived decides the exit code (128 + its number, as shells report a signal's death).
-fn stop_on_signals(stop: Arc<AtomicBool>, arrived: Arc<AtomicI32>) -> Result<()> {
+/// Ctrl-C, SIGTERM and SIGHUP end the scan early, in two steps (see [`Stop`]); results so far
+/// are still written. The first signal decides the exit code (128 + its number, as shells
+/// report a signal's death).
+fn stop_on_signals(stop: Arc<Stop>, arrived: Arc<AtomicI32>, wait: Duration) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
-        let number = tokio::select! {
-            _ = interrupt.recv() => libc::SIGINT,
-            _ = terminate.recv() => libc::SIGTERM,
-            _ = hangup.recv() => libc::SIGHUP,
-        };
-        arrived.store(number, Ordering::Relaxed);
-        stop.store(true, Ordering::Relaxed);
+        loop {
+            let number = tokio::select! {
+                _ = interrupt.recv() => libc::SIGINT,
+                _ = terminate.recv() => libc::SIGTERM,
+                _ = hangup.recv() => libc::SIGHUP,
+            };
+            let _ = arrived.compare_exchange(0, number, Ordering::Relaxed, Ordering::Relaxed);
+            match stop.escalate() {
+                Level::Draining => eprintln!(
+                    "\nscanner: {}: no more probes; waiting up to {wait:?} for the replies to those \
+                     sent (again to stop at once)",
+                    signal_name(number)
+                ),
+                _ => {
+                    eprintln!("\nscanner: {}: stopping at once", signal_name(number));
+                    break;
+                }
+            }
+        }
     });
     Ok(())
+}
+
+fn signal_name(number: i32) -> &'static str {
+    match number {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "signal",
+    }
 }
 
 /// How a scan that was stopped early exits: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM,

@@ -5,15 +5,12 @@
 //! ICMP error it sent (a host without SCTP answers protocol unreachable). An error from a
 //! router on the way says nothing about the host.
 
-use std::{
-    sync::{Arc, atomic::AtomicBool},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context as _, Result};
 
 use crate::{
-    engine::{self, ScanOptions},
+    engine::{self, ScanOptions, stop::Stop},
     order::{ScanSpace, WalkPlan},
     probe::Probe,
     targets::{PortList, TargetSet},
@@ -36,7 +33,7 @@ pub fn ping<P: Probe + 'static>(
     ports: PortList,
     options: &ScanOptions,
     seed: u64,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
 ) -> Result<Discovered> {
     let pinged = targets.len();
     let space = Arc::new(ScanSpace::new(targets, ports.clone()));

@@ -236,6 +236,66 @@ fn a_signal_mid_scan_keeps_results_exits_128_plus_it_and_detaches_xdp() {
 }
 
 #[test]
+fn a_first_signal_waits_for_replies_in_flight_and_a_second_stops_at_once() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let xml = std::env::temp_dir().join(format!("scanner-second-{}.xml", std::process::id()));
+    // 8081 drops: its probes never all answer, so only the second signal ends the 30 s wait.
+    let mut child = scanner(&lab)
+        .args(["-p", "22,8081", "198.18.128.0/17", "--rate", "5000"])
+        .args(["--wait", "30", "-oJ", "-", "-oX"])
+        .arg(&xml)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.xdp_attached().unwrap() {
+        assert!(Instant::now() < deadline, "XDP never attached");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first Ctrl-C gives the probes sent their --wait"
+    );
+    assert!(lab.xdp_attached().unwrap(), "still listening for replies");
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let stopped = Instant::now();
+    let output = wait_bounded(&mut child, Duration::from_secs(10));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "the second Ctrl-C stops at once, not after --wait: {:?}",
+        stopped.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("scanner: SIGINT: no more probes; waiting up to 30s for the replies")
+            && stderr.contains("(again to stop at once)")
+            && stderr.contains("scanner: SIGINT: stopping at once"),
+        "{stderr}"
+    );
+    let found = parse_json_lines(&output.stdout);
+    assert!(
+        found.iter().any(|f| f.port == 22 && f.state == "open"),
+        "results kept"
+    );
+    let written = std::fs::read_to_string(&xml).unwrap();
+    assert!(
+        written.ends_with("</runstats>\n</nmaprun>\n"),
+        "the XML is closed: {}",
+        &written[written.len().saturating_sub(300)..]
+    );
+    assert!(!lab.xdp_attached().unwrap(), "XDP program detached");
+    let _ = std::fs::remove_file(&xml);
+}
+
+#[test]
 fn a_killed_scanner_leaves_no_xdp_program_behind() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;

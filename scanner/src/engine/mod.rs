@@ -6,14 +6,12 @@ pub mod progress;
 pub mod reader;
 pub mod retry;
 pub mod sender;
+pub mod stop;
 pub mod summary;
 
 use std::{
     net::Ipv4Addr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
@@ -25,6 +23,7 @@ use self::{
     progress::{Snapshot, Status},
     reader::Reader,
     sender::{SendJob, SendProgress, SendReport},
+    stop::Stop,
 };
 use crate::{
     capture::{Capture, CaptureCounts, CaptureOptions},
@@ -124,7 +123,7 @@ pub async fn run<P: Probe + 'static>(
     space: Arc<ScanSpace>,
     plan: Arc<WalkPlan>,
     options: &ScanOptions,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
     on_result: impl FnMut(&ScanResult) -> Result<()>,
 ) -> Result<ScanOutcome> {
     let started = Instant::now();
@@ -232,7 +231,7 @@ pub async fn run<P: Probe + 'static>(
             xdp,
             attach_mode,
             elapsed: started.elapsed(),
-            interrupted: stop.load(Ordering::Relaxed),
+            interrupted: stop.requested(),
             captured,
         },
         results,
@@ -262,7 +261,7 @@ pub fn dry_run<P: Probe + 'static>(
         retries: 0,
         wait: Duration::ZERO,
         deadline: None,
-        stop: Arc::new(AtomicBool::new(false)),
+        stop: Arc::new(Stop::new()),
         progress: Arc::default(),
         capture: None,
     };

@@ -2,11 +2,10 @@
 //! probe, through the classifier) and are streamed to the output; frame copies go to the
 //! capture.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use anyhow::Result;
 use scanner_common::{FrameCopy, ReplyRecord};
 
+use super::stop::Stop;
 use crate::{
     capture::{Batch, Capture, Direction},
     probe::Probe,
@@ -22,8 +21,8 @@ pub struct Reader<'a, P, F> {
     classifier: Classifier<'a, P>,
     /// Sees each result as it is decided (streaming output).
     on_result: F,
-    /// Raised when a result cannot be written: the scan stops rather than lose results.
-    stop: &'a AtomicBool,
+    /// Raised when a result cannot be written: the scan stops at once rather than lose results.
+    stop: &'a Stop,
     pub results: Vec<ScanResult>,
     /// Records read, and the probes they showed open.
     pub replies: u64,
@@ -37,7 +36,7 @@ impl<'a, P: Probe, F: FnMut(&ScanResult) -> Result<()>> Reader<'a, P, F> {
     pub fn new(
         classifier: Classifier<'a, P>,
         on_result: F,
-        stop: &'a AtomicBool,
+        stop: &'a Stop,
         capture: Option<&'a Capture>,
     ) -> Self {
         Self {
@@ -87,7 +86,7 @@ impl<P: Probe, F: FnMut(&ScanResult) -> Result<()>> ReplySink for Reader<'_, P, 
                 && let Err(err) = on_result(&result)
             {
                 *sink_error = Some(err);
-                stop.store(true, Ordering::Relaxed);
+                stop.now();
             }
             results.push(result);
         });

@@ -7,7 +7,7 @@ use std::{
     net::Ipv4Addr,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -17,6 +17,7 @@ use scanner_common::cookie::{Cookie, Key};
 use super::{
     answered::Answered,
     retry::{Retries, RetryPolicy},
+    stop::Stop,
 };
 use crate::{
     capture::{Batch, Capture, Direction, clock::monotonic_ns},
@@ -43,7 +44,7 @@ pub struct SendJob<P> {
     pub wait: Duration,
     /// No probe leaves after this instant (--max-runtime).
     pub deadline: Option<Instant>,
-    pub stop: Arc<AtomicBool>,
+    pub stop: Arc<Stop>,
     pub progress: Arc<SendProgress>,
     /// Copies of every frame sent, for --pcap and --packet-trace.
     pub capture: Option<Capture>,
@@ -157,7 +158,7 @@ impl<P: Probe> SendJob<P> {
     }
 
     fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+        self.stop.requested()
     }
 
     fn out_of_time(&self) -> bool {
@@ -260,7 +261,8 @@ impl<P: Probe> SendJob<P> {
 
     fn wait_for_replies(&self, report: &SendReport) {
         let deadline = Instant::now() + self.wait;
-        while Instant::now() < deadline && !self.stopped() && !self.all_answered(report) {
+        // A first stop request still gives the probes sent their wait; a second ends it.
+        while Instant::now() < deadline && !self.stop.immediate() && !self.all_answered(report) {
             std::thread::sleep(Duration::from_millis(5));
         }
     }

@@ -15,10 +15,7 @@ mod reset;
 use std::{
     collections::HashMap,
     net::Ipv4Addr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -30,6 +27,7 @@ use scanner_common::{
 use self::host::{HostOs, HostScan, Next, OsTarget};
 use crate::{
     capture::{Batch, Capture, CaptureOptions, Direction, clock::monotonic_ns},
+    engine::stop::Stop,
     os::db::OsDb,
     privilege::AfterSetup,
     probe::FrameAddrs,
@@ -77,7 +75,7 @@ pub async fn detect<'db>(
     targets: &[OsTarget],
     db: Option<&'db OsDb>,
     options: &OsOptions,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
 ) -> Result<OsOutcome<'db>> {
     let started = Instant::now();
     let key = Key {
@@ -126,7 +124,7 @@ pub async fn detect<'db>(
     let mut finished = Vec::new();
     loop {
         let now = Instant::now();
-        if stop.load(Ordering::Relaxed) {
+        if stop.requested() {
             break;
         }
         while more_waiting && active.len() < MAX_ACTIVE_HOSTS && next_admission <= now {
@@ -205,7 +203,7 @@ pub async fn detect<'db>(
         out.flush()?;
     }
     drop(filter);
-    let interrupted = stop.load(Ordering::Relaxed);
+    let interrupted = stop.requested();
     for (_, (index, scan, _)) in active.drain() {
         results[index] = Some(scan.finish());
     }
