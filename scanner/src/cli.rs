@@ -37,7 +37,12 @@ pub struct Cli {
 
     /// Ports: 22,80,8000-8100; "-" for all; default: nmap's top 1000 (or 1-1024 without
     /// nmap-services). With -sO, protocol numbers (0-255; default: all).
-    #[arg(short = 'p', long = "ports", value_name = "PORTS")]
+    #[arg(
+        short = 'p',
+        long = "ports",
+        alias = "target-ports",
+        value_name = "PORTS"
+    )]
     pub ports: Option<String>,
 
     /// Fast mode, as nmap's -F: the top 100 ports; with -sO, the protocols that have a name.
@@ -58,12 +63,12 @@ pub struct Cli {
 
     /// Replace the default blocklist (IANA special-purpose ranges) with the ranges in FILE; an
     /// empty file (or /dev/null) blocks nothing.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, alias = "blacklist-file", value_name = "FILE")]
     pub blocklist_file: Option<PathBuf>,
 
     /// Scan only the ranges in FILE; a range listed here overrides an equally or less specific
     /// default blocklist entry.
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'w', long, alias = "whitelist-file", value_name = "FILE")]
     pub allowlist_file: Option<PathBuf>,
 
     /// Seed of the probe order: the same seed (and targets and ports) repeats a scan exactly,
@@ -87,7 +92,7 @@ pub struct Cli {
     pub max_targets: Option<MaxTargets>,
 
     /// Stop sending after this many seconds (then wait for replies as usual).
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+    #[arg(short = 't', long, value_name = "SECONDS", allow_negative_numbers = true,
           value_parser = parse_seconds)]
     pub max_runtime: Option<std::time::Duration>,
 
@@ -102,7 +107,7 @@ pub struct Cli {
 
     /// Send rate as bandwidth on the wire, in bits per second: 1G, 250M, 800k (Ethernet
     /// preamble, gap and FCS included, as ZMap counts).
-    #[arg(long, value_name = "BPS", conflicts_with = "rate", allow_negative_numbers = true,
+    #[arg(short = 'B', long, value_name = "BPS", conflicts_with = "rate", allow_negative_numbers = true,
           value_parser = parse_bandwidth)]
     pub bandwidth: Option<u64>,
 
@@ -117,7 +122,7 @@ pub struct Cli {
     pub sender_threads: Option<u32>,
 
     /// Seconds to wait for late replies after each pass (the cooldown).
-    #[arg(long, alias = "cooldown-time", value_name = "SECONDS", default_value = "2",
+    #[arg(short = 'c', long, alias = "cooldown-time", value_name = "SECONDS", default_value = "2",
           allow_negative_numbers = true, value_parser = parse_seconds)]
     pub wait: std::time::Duration,
 
@@ -127,15 +132,30 @@ pub struct Cli {
     pub retries: u32,
 
     /// Send on this interface instead of the one routing to the first target.
-    #[arg(short = 'e', long = "interface", value_name = "IFACE")]
+    #[arg(
+        short = 'e',
+        long = "interface",
+        alias = "adapter",
+        value_name = "IFACE"
+    )]
     pub interface: Option<String>,
 
     /// Source address of the probes.
-    #[arg(short = 'S', long = "source-ip", value_name = "ADDR")]
+    #[arg(
+        short = 'S',
+        long = "source-ip",
+        alias = "adapter-ip",
+        value_name = "ADDR"
+    )]
     pub source_ip: Option<Ipv4Addr>,
 
     /// Next hop's MAC address, instead of asking the neighbour table.
-    #[arg(long = "gateway-mac", value_name = "MAC")]
+    #[arg(
+        short = 'G',
+        long = "gateway-mac",
+        alias = "router-mac",
+        value_name = "MAC"
+    )]
     pub gateway_mac: Option<String>,
 
     /// Fixed source port (default: one per probe, from its cookie, in 32768-65535).
@@ -514,6 +534,37 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn zmaps_and_masscans_spellings_of_the_same_limits_are_ours() {
+        let ours = parse(
+            "scanner -p 80 --allowlist-file a --blocklist-file b --max-runtime 5 --bandwidth 1M \
+             --wait 3 -e vs0 -S 198.18.0.1 --gateway-mac 02:00:00:00:00:01 --retries 1 \
+             198.18.0.2",
+        )
+        .unwrap();
+        for theirs in [
+            // ZMap's short and old names (not -b: nmap's FTP bounce).
+            "scanner --target-ports 80 -w a --blacklist-file b -t 5 -B 1M -c 3 -e vs0 \
+             -S 198.18.0.1 -G 02:00:00:00:00:01 --retries 1 198.18.0.2",
+            "scanner -p 80 --whitelist-file a --blocklist-file b --max-runtime 5 -B 1M \
+             --cooldown-time 3 -e vs0 -S 198.18.0.1 -G 02:00:00:00:00:01 --retries 1 \
+             198.18.0.2",
+        ] {
+            let cli = parse(theirs).unwrap();
+            assert_eq!(format!("{cli:?}"), format!("{ours:?}"), "{theirs}");
+        }
+        let masscan = parse(
+            "scanner -p 80 --adapter vs0 --adapter-ip 198.18.0.1 --router-mac 02:00:00:00:00:01 \
+             --max-rate 9 --max-retries 1 198.18.0.2",
+        )
+        .unwrap();
+        assert_eq!(
+            (masscan.interface, masscan.source_ip, masscan.gateway_mac),
+            (ours.interface, ours.source_ip, ours.gateway_mac)
+        );
+        assert_eq!((masscan.rate, masscan.retries), (Some(9), 1));
     }
 
     #[test]
