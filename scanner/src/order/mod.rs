@@ -5,6 +5,8 @@
 //! Index `i` is port `i / addresses` of address `i % addresses`.
 
 pub mod permutation;
+#[cfg(test)]
+mod properties;
 pub mod walked;
 
 use std::net::Ipv4Addr;

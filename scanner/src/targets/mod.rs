@@ -21,6 +21,8 @@ mod file;
 mod iana;
 mod policy;
 mod ports;
+#[cfg(test)]
+mod properties;
 mod set;
 mod spec;
 #[cfg(test)]
