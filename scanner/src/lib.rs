@@ -8,6 +8,7 @@
 //! On the side: [`capture`] and [`trace`] (--pcap, --packet-trace); [`responder`], the lab's
 //! XDP target for tests and benchmarks (`scanner responder`), not part of a scan.
 //! [`os`]: nmap's OS detection (-O) without the network: probes, tests, fingerprints, matching.
+//! [`fuzz`]: the fuzz targets' bodies (`fuzz/`, `cargo xtask fuzz`).
 //! [`privilege`]: the capabilities a scan needs, checked first and dropped once set up.
 
 pub mod app;
@@ -15,6 +16,7 @@ pub mod capture;
 pub mod cli;
 pub mod discovery;
 pub mod engine;
+pub mod fuzz;
 pub mod order;
 pub mod os;
 pub mod osscan;

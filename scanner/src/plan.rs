@@ -40,8 +40,6 @@ const PROTOCOL_MAX: u16 = u8::MAX as u16;
 pub const DEFAULT_RATE: u64 = 10_000;
 /// Internet-scale scans must say how fast: the default rate is meant for small ones.
 const LARGE_SCAN_ADDRESSES: u64 = 1 << 24;
-/// The built-in fingerprints (measured in the lab, see os-db/README.md), used without --os-db.
-const BUILTIN_OS_DB: &str = include_str!("../os-db/scanner-os-db");
 
 /// How fast to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,8 +157,7 @@ fn os_database(cli: &Cli) -> Result<OsDb> {
         ));
     }
     let Some(path) = &cli.os_db else {
-        return OsDb::parse(BUILTIN_OS_DB, Dialect::Nmap794)
-            .context("the built-in OS database does not parse");
+        return OsDb::builtin().context("the built-in OS database does not parse");
     };
     let text = std::fs::read(path)
         .map_err(|err| input_error(format!("cannot read --os-db {}: {err}", path.display())))?;

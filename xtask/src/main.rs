@@ -5,6 +5,7 @@
 mod bench;
 mod build;
 mod cmd;
+mod fuzz;
 mod guest;
 mod install;
 mod lab;
@@ -69,6 +70,9 @@ enum Task {
         #[arg(long)]
         kernel: Option<String>,
     },
+    /// Setup (without the test peers), then every fuzz target of fuzz/ under libFuzzer (cargo
+    /// fuzz, installed when missing) for --minutes each; fails on a crash.
+    Fuzz(fuzz::FuzzArgs),
     /// Removes what `install` put under PREFIX.
     Uninstall {
         #[arg(long, default_value = "/usr/local")]
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Task::Demo => workspace::demo(),
         Task::Bench(args) => bench::run(&args),
         Task::Install { prefix } => install::install(&prefix),
+        Task::Fuzz(args) => fuzz::run(&args),
         Task::Uninstall { prefix } => install::uninstall(&prefix),
         Task::Guest { kernel } => setup::setup(Scope::Everything)
             .and_then(|_| build::release())

@@ -138,7 +138,15 @@ impl Dialect {
     }
 }
 
+/// The built-in fingerprints (measured in the lab, see os-db/README.md), used without --os-db.
+pub const BUILTIN: &str = include_str!("../../os-db/scanner-os-db");
+
 impl OsDb {
+    /// The database [`BUILTIN`] holds.
+    pub fn builtin() -> Result<OsDb, DbError> {
+        OsDb::parse(BUILTIN, Dialect::Nmap794)
+    }
+
     /// Reads and parses a database file.
     pub fn load(path: impl AsRef<Path>, dialect: Dialect) -> Result<OsDb, DbError> {
         let path = path.as_ref();

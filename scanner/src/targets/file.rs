@@ -26,9 +26,14 @@ pub(super) fn read_spec_tokens(path: &Path) -> Result<Vec<(usize, String)>, Targ
         path: path.to_path_buf(),
         error,
     })?;
+    spec_tokens(path, &bytes)
+}
+
+/// The `(line, token)` pairs of a target file's content; `path` names it in errors.
+pub(super) fn spec_tokens(path: &Path, bytes: &[u8]) -> Result<Vec<(usize, String)>, TargetError> {
     // Lossy so that a stray non-UTF-8 byte becomes an "invalid target" error
     // with a line number rather than an opaque whole-file failure.
-    let tokens = tokenize(&String::from_utf8_lossy(&bytes));
+    let tokens = tokenize(&String::from_utf8_lossy(bytes));
     if tokens.is_empty() {
         return Err(TargetError::EmptyFile {
             path: path.to_path_buf(),

@@ -13,7 +13,7 @@ use std::path::Path;
 use ipnet::Ipv4Net;
 
 use super::error::TargetError;
-use super::file::read_spec_tokens;
+use super::file::{read_spec_tokens, spec_tokens};
 use super::spec::{parse_target, parse_target_raw};
 
 /// A set of IPv4 addresses, kept as sorted, merged, inclusive `u32` ranges.
@@ -56,8 +56,18 @@ impl TargetSet {
     /// `FILE:LINE: invalid target "x": reason`; a file with no target is an
     /// error too (see [`read_spec_file`](super::read_spec_file)).
     pub fn from_file(path: &Path) -> Result<TargetSet, TargetError> {
+        Self::from_tokens(path, read_spec_tokens(path)?)
+    }
+
+    /// Parses the content of a target file as [`TargetSet::from_file`] does, errors naming
+    /// `path`.
+    pub fn from_file_content(path: &Path, content: &[u8]) -> Result<TargetSet, TargetError> {
+        Self::from_tokens(path, spec_tokens(path, content)?)
+    }
+
+    fn from_tokens(path: &Path, tokens: Vec<(usize, String)>) -> Result<TargetSet, TargetError> {
         let mut builder = TargetSetBuilder::new();
-        for (line, spec) in read_spec_tokens(path)? {
+        for (line, spec) in tokens {
             let ranges = parse_target_raw(&spec).map_err(|reason| TargetError::InFile {
                 path: path.to_path_buf(),
                 line,
