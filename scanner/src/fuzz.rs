@@ -90,7 +90,8 @@ pub fn os_db(data: &[u8]) {
         match OsDb::parse(&text, dialect) {
             Ok(db) => {
                 for reference in &db.references {
-                    match_fingerprint(&subject_of(&reference.fingerprint), &db, GUESS_THRESHOLD);
+                    let subject = reference.fingerprint.map_values(|expr| expr.to_string());
+                    match_fingerprint(&subject, &db, GUESS_THRESHOLD);
                 }
             }
             Err(err) => one_line(&err.to_string()),
@@ -119,21 +120,7 @@ pub fn os_fingerprint(data: &[u8]) {
 /// one probe (addresses and the fields replies are filed by set), the rest is the fuzzer's.
 /// The round's fingerprint must print, parse back and match.
 pub fn os_replies(data: &[u8]) {
-    let plan = ProbePlan {
-        source: Ipv4Addr::new(198, 18, 0, 1),
-        target: Ipv4Addr::new(198, 18, 0, 2),
-        open_tcp_port: Some(22),
-        closed_tcp_port: Some(23),
-        closed_udp_port: 40_125,
-        tcp_port_base: 40_000,
-        udp_source_port: 50_000,
-        tcp_seq_base: 0x1000_0000,
-        tcp_ack: 0x2000_0000,
-        icmp_echo_id: 0x1234,
-        ttl: 50,
-        udp_ttl: 60,
-        u1_ip_id: U1_IP_ID,
-    };
+    let plan = os_plan();
     let (gaps, mut rest) = data.split_at(data.len().min(SeqNo::ALL.len()));
     let mut replies = RoundReplies::new();
     let mut at = Duration::ZERO;
@@ -179,6 +166,25 @@ pub fn services(data: &[u8]) {
             .named()
             .all(|number| protocols.name(number).is_some())
     );
+}
+
+/// The round of OS probes [`os_replies`] answers: the lab's addresses, fixed ports and ids.
+fn os_plan() -> ProbePlan {
+    ProbePlan {
+        source: Ipv4Addr::new(198, 18, 0, 1),
+        target: Ipv4Addr::new(198, 18, 0, 2),
+        open_tcp_port: Some(22),
+        closed_tcp_port: Some(23),
+        closed_udp_port: 40_125,
+        tcp_port_base: 40_000,
+        udp_source_port: 50_000,
+        tcp_seq_base: 0x1000_0000,
+        tcp_ack: 0x2000_0000,
+        icmp_echo_id: 0x1234,
+        ttl: 50,
+        udp_ttl: 60,
+        u1_ip_id: U1_IP_ID,
+    }
 }
 
 /// An IPv4 packet from `plan.target` to `plan.source` that files under `probe`: `body` is
@@ -255,22 +261,6 @@ fn one_line(message: &str) {
     );
 }
 
-/// A reference fingerprint's expressions as subject values, for matching a database with
-/// itself.
-fn subject_of<V: std::fmt::Display>(
-    reference: &crate::os::fingerprint::Fingerprint<V>,
-) -> crate::os::fingerprint::Fingerprint<String> {
-    let mut subject = crate::os::fingerprint::Fingerprint::default();
-    for test in reference.tests() {
-        let mut copy = crate::os::fingerprint::Test::new(test.name());
-        for (attr, value) in test.iter() {
-            copy.set(attr, value.to_string());
-        }
-        subject.insert(copy);
-    }
-    subject
-}
-
 fn builtin() -> &'static OsDb {
     static DB: std::sync::OnceLock<OsDb> = std::sync::OnceLock::new();
     DB.get_or_init(|| OsDb::builtin().expect("the built-in OS database parses"))
@@ -321,21 +311,7 @@ mod tests {
 
     #[test]
     fn the_aimed_replies_file_under_their_probe() {
-        let plan = ProbePlan {
-            source: Ipv4Addr::new(198, 18, 0, 1),
-            target: Ipv4Addr::new(198, 18, 0, 2),
-            open_tcp_port: Some(22),
-            closed_tcp_port: Some(23),
-            closed_udp_port: 40_125,
-            tcp_port_base: 40_000,
-            udp_source_port: 50_000,
-            tcp_seq_base: 1,
-            tcp_ack: 2,
-            icmp_echo_id: 0x1234,
-            ttl: 50,
-            udp_ttl: 60,
-            u1_ip_id: U1_IP_ID,
-        };
+        let plan = os_plan();
         for probe in Probe::ALL {
             for body in [&[][..], &[0x46; 80][..]] {
                 let packet = aimed_at(&plan, probe, body);

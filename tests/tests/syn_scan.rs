@@ -198,11 +198,7 @@ fn a_signal_mid_scan_keeps_results_exits_128_plus_it_and_detaches_xdp() {
             .unwrap();
         let pid = child.id() as i32;
         let waiter = thread::spawn(move || wait_bounded(&mut child, Duration::from_secs(30)));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !lab.xdp_attached().unwrap() {
-            assert!(Instant::now() < deadline, "XDP never attached");
-            thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_attached(&lab);
         thread::sleep(Duration::from_millis(500));
         unsafe { libc::kill(pid, signal) };
         let output = waiter.join().unwrap();
@@ -251,11 +247,7 @@ fn a_first_signal_waits_for_replies_in_flight_and_a_second_stops_at_once() {
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !lab.xdp_attached().unwrap() {
-        assert!(Instant::now() < deadline, "XDP never attached");
-        thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_attached(&lab);
     thread::sleep(Duration::from_millis(500));
     unsafe { libc::kill(pid, libc::SIGINT) };
     thread::sleep(Duration::from_millis(1500));
@@ -306,11 +298,7 @@ fn a_killed_scanner_leaves_no_xdp_program_behind() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !lab.xdp_attached().unwrap() {
-        assert!(Instant::now() < deadline, "XDP never attached");
-        thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_attached(&lab);
     // SIGKILL: no destructor runs; the kernel detaches when the bpf_link's fd closes.
     child.kill().unwrap();
     child.wait().unwrap();
@@ -422,11 +410,7 @@ fn a_second_scan_on_a_busy_interface_names_who_holds_it_and_touches_nothing() {
         .unwrap();
     let first_pid = first.id();
     let waiter = thread::spawn(move || wait_bounded(&mut first, Duration::from_secs(40)));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !lab.xdp_attached().unwrap() {
-        assert!(Instant::now() < deadline, "XDP never attached");
-        thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_attached(&lab);
     let second = scanner(&lab)
         .args(["-p", "22", "198.18.128.1", "--wait", "0.2"])
         .output()
@@ -491,6 +475,15 @@ fn sigint_to_a_lab_holder_removes_its_namespaces() {
         .filter(|ns| ns.starts_with(&theirs))
         .collect();
     assert!(left.is_empty(), "namespaces left after SIGINT: {left:?}");
+}
+
+/// Waits (up to 10 s) until the scanner under test has attached its XDP program to the lab.
+fn wait_until_attached(lab: &Lab) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.xdp_attached().unwrap() {
+        assert!(Instant::now() < deadline, "XDP never attached");
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Waits for a child while draining its pipes (a full pipe would stall it), killing it (our

@@ -225,6 +225,19 @@ impl<V> Fingerprint<V> {
     pub fn tests(&self) -> impl Iterator<Item = &Test<V>> {
         self.tests.iter().flatten()
     }
+
+    /// The same tests with every value mapped (a reference's expressions as subject values).
+    pub fn map_values<W>(&self, mut f: impl FnMut(&V) -> W) -> Fingerprint<W> {
+        let mut mapped = Fingerprint::default();
+        for test in self.tests() {
+            let mut copy = Test::new(test.name());
+            for (attr, value) in test.iter() {
+                copy.set(attr, f(value));
+            }
+            mapped.insert(copy);
+        }
+        mapped
+    }
 }
 
 impl<V: fmt::Display> fmt::Display for Fingerprint<V> {

@@ -428,14 +428,6 @@ OPS(O1=M[>500]ST11)
     fn representative_subject(
         reference: &Fingerprint<crate::os::expr::Expr>,
     ) -> Fingerprint<String> {
-        let mut subject = Fingerprint::default();
-        for test in reference.tests() {
-            let mut s = crate::os::fingerprint::Test::new(test.name());
-            for (attr, expr) in test.iter() {
-                s.set(attr, expr.representative());
-            }
-            subject.insert(s);
-        }
-        subject
+        reference.map_values(|expr| expr.representative())
     }
 }
