@@ -16,11 +16,12 @@
 mod common;
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     io, mem,
     net::Ipv4Addr,
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
     process::{Child, Output, Stdio},
+    sync::atomic::{AtomicBool, Ordering},
     thread,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -223,6 +224,33 @@ impl RawSocket {
         // A breather now and then: a veth peer with native XDP queues at most 256 frames.
         if self.sent.is_multiple_of(16) {
             thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Sends one forged datagram as fast as the kernel takes it, no breather: a flood. A full
+    /// queue (ENOBUFS) is what a flood meets; only datagrams the kernel accepted are counted.
+    fn flood(&mut self, datagram: &[u8]) {
+        debug_assert_eq!(&datagram[16..20], &SCANNER_IP.octets());
+        // SAFETY: a zeroed sockaddr_in is valid; the fields are set below.
+        let mut to: libc::sockaddr_in = unsafe { mem::zeroed() };
+        to.sin_family = libc::AF_INET as libc::sa_family_t;
+        to.sin_addr.s_addr = u32::from(SCANNER_IP).to_be();
+        // SAFETY: buffer and address are valid for the lengths given.
+        let sent = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                datagram.as_ptr().cast(),
+                datagram.len(),
+                0,
+                (&raw const to).cast(),
+                mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        if sent == datagram.len() as isize {
+            self.sent += 1;
+        } else {
+            let err = io::Error::last_os_error();
+            assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS), "flooding: {err}");
         }
     }
 }
@@ -477,6 +505,24 @@ impl Summary {
             bad_cookies: count(" bad cookies"),
         }
     }
+}
+
+/// What the scan of `hosts` x `ports` must report in the default lab, whatever else arrives:
+/// the truth of each port on every host (dropped ports stay silent: no JSON line).
+fn lab_truth(config: &LabConfig, hosts: &[Ipv4Addr], ports: &[u16]) -> BTreeSet<Found> {
+    let mut expected = BTreeSet::new();
+    for &ip in hosts {
+        for &port in ports {
+            let (state, reason) = match config.truth(port) {
+                PortTruth::Open => ("open", "syn-ack"),
+                PortTruth::Closed => ("closed", "reset"),
+                PortTruth::Rejected => ("filtered", "admin-prohibited"),
+                PortTruth::Dropped => continue,
+            };
+            expected.insert(found(ip, port, state, reason));
+        }
+    }
+    expected
 }
 
 fn found(ip: Ipv4Addr, port: u16, state: &str, reason: &str) -> Found {
@@ -740,4 +786,123 @@ fn a_forged_reply_with_the_right_cookie_is_reported() {
     let summary = Summary::parse(&output.stderr);
     assert_eq!(summary.matched, 2, "{summary:?}");
     assert_eq!(summary.bad_cookies, 0, "{summary:?}");
+}
+
+/// A flood at the injecting core's full speed for the whole scan changes no state. Forged
+/// SYN-ACKs from every closed and dropped port, RSTs from every open one and ICMP errors
+/// quoting SYNs to open ports, all with wrong cookies, go to the scanner together with the
+/// genuine RST of one closed port replayed over and over: that one carries the right cookie,
+/// so its copies fill the ring as duplicates. The scan of a range reports exactly the lab's
+/// truth, counts both kinds of forgery, and exits 0.
+#[test]
+fn a_flood_of_forged_replies_changes_no_state() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let config = lab.config();
+    let ports = [22, CLOSED, 80, 443, DROPPED, 8082];
+    let hosts: Vec<Ipv4Addr> = common::lab_addresses(40, 16).collect();
+    let (open, closed_or_silent): (Vec<u16>, Vec<u16>) = ports
+        .iter()
+        .partition(|&&port| config.truth(port) == PortTruth::Open);
+    assert!(!open.is_empty() && closed_or_silent.contains(&DROPPED));
+    check_lab(config);
+    let (sniffer, mut raw) = target_sockets(&lab);
+    let ports_arg: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let range = format!("{}-{}", hosts[0], hosts[hosts.len() - 1].octets()[3]);
+    // Slow enough that the first pass lasts about a second under the flood.
+    let mut scan = Scan::start(
+        &lab,
+        &[
+            "-p",
+            &ports_arg.join(","),
+            &range,
+            "--rate",
+            "100",
+            "--wait",
+            "2",
+            "-oJ",
+            "-",
+        ],
+    );
+    scan.wait_attached(&lab);
+    let stop = AtomicBool::new(false);
+    let replayed = hosts[0];
+    let flooded = thread::scope(|scope| {
+        let flooder = scope.spawn(|| {
+            let probe = sniffer.probes(&[(replayed, CLOSED)])[&(replayed, CLOSED)];
+            let genuine = reply(
+                (replayed, CLOSED),
+                probe.sport,
+                probe.seq.wrapping_add(1),
+                RST | ACK,
+            );
+            let mut rng = Rng::seeded();
+            let mut replays = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let host = hosts[rng.next_u32() as usize % hosts.len()];
+                let forged = match rng.next_u32() % 4 {
+                    0 => {
+                        replays += 1;
+                        genuine.clone()
+                    }
+                    1 => {
+                        let port =
+                            closed_or_silent[rng.next_u32() as usize % closed_or_silent.len()];
+                        reply((host, port), rng.cookie_port(), rng.next_u32(), SYN | ACK)
+                    }
+                    2 => {
+                        let port = open[rng.next_u32() as usize % open.len()];
+                        reply((host, port), rng.cookie_port(), rng.next_u32(), RST | ACK)
+                    }
+                    _ => {
+                        let port = open[rng.next_u32() as usize % open.len()];
+                        admin_prohibited(&quoted_syn(
+                            (host, port),
+                            rng.cookie_port(),
+                            rng.next_u32(),
+                        ))
+                    }
+                };
+                raw.flood(&forged);
+            }
+            (raw.sent as u64, replays)
+        });
+        // Stops the flood however the scan ends, a failed assertion included: the scope would
+        // wait for the flooding thread forever.
+        struct StopOnDrop<'a>(&'a AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let output = {
+            let _stop = StopOnDrop(&stop);
+            scan.finish()
+        };
+        (output, flooder.join().expect("the flooding thread"))
+    });
+    let (output, (sent, replays)) = flooded;
+    let summary = Summary::parse(&output.stderr);
+    eprintln!(
+        "{summary:?}; the kernel took {sent} forged datagrams, about {replays} of them replays"
+    );
+    common::assert_exactly(
+        common::parse_json_lines(&output.stdout),
+        &lab_truth(config, &hosts, &ports),
+    );
+    // The flood was real: thousands of forgeries reached XDP and failed there, and the
+    // replayed RST came back as duplicates, never as a second result.
+    assert!(summary.bad_cookies >= 10_000, "{summary:?}");
+    assert!(summary.duplicates >= 1_000, "{summary:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for warning in [
+        "packets shaped like replies failed the cookie check, more than the probes sent",
+        "duplicate replies, more than the probes sent",
+    ] {
+        assert!(
+            stderr.contains(warning),
+            "no warning {warning:?} in: {stderr}"
+        );
+    }
 }

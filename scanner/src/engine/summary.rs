@@ -92,6 +92,24 @@ pub fn render(stats: &ScanStats, replies: &Totals, silent: Verdict, scope: &Scop
             captured.received
         );
     }
+    // More of either than probes sent is no network's doing: someone forges or replays.
+    if stats.xdp.bad_cookie > sent.total() {
+        let _ = writeln!(
+            out,
+            "  warning: {} packets shaped like replies failed the cookie check, more than the \
+             probes sent: forged, or answers to another scan from this address; none became a \
+             result",
+            stats.xdp.bad_cookie
+        );
+    }
+    if stats.discarded.duplicates > sent.total() {
+        let _ = writeln!(
+            out,
+            "  warning: {} duplicate replies, more than the probes sent: replayed or flooded \
+             answers; each was reported once",
+            stats.discarded.duplicates
+        );
+    }
     if stats.xdp.ring_full > 0 {
         let _ = writeln!(
             out,
