@@ -42,7 +42,7 @@ use crate::{
     },
     rate,
     report::{
-        self, HostReport, HostUp, RunStats, ScanInfo, ScanKind,
+        self, HostReport, HostUp, RunEnd, RunStats, ScanInfo, ScanKind,
         build::{Silence, Up},
         tables::HostTables,
     },
@@ -100,7 +100,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 elapsed_secs: info.start.elapsed().map_or(0.0, |e| e.as_secs_f64()),
                 addresses,
                 hosts_up: 0,
-                interrupted: false,
+                ended: RunEnd::Completed,
             },
         )?;
         return Ok(ExitCode::SUCCESS);
@@ -323,14 +323,9 @@ fn scan<P: Probe + 'static>(
         .await
     })?;
     let found_os = match &os {
-        Some(os) if !outcome.stats.interrupted => Some(detect_os(
-            cli,
-            os,
-            options,
-            &runtime,
-            &outcome.results,
-            &stop,
-        )?),
+        Some(os) if !outcome.stats.interrupted && outcome.stats.sent.fault.is_none() => Some(
+            detect_os(cli, os, options, &runtime, &outcome.results, &stop)?,
+        ),
         _ => None,
     };
     let os_interrupted = found_os.as_ref().is_some_and(|found| found.interrupted);
@@ -411,11 +406,26 @@ fn scan<P: Probe + 'static>(
             .map_or(0.0, |elapsed| elapsed.as_secs_f64()),
         addresses: space.targets().len(),
         hosts_up,
-        interrupted: outcome.stats.interrupted || os_interrupted,
+        ended: if outcome.stats.sent.fault.is_some() {
+            RunEnd::SendFailed
+        } else if outcome.stats.interrupted || os_interrupted {
+            RunEnd::Interrupted
+        } else {
+            RunEnd::Completed
+        },
     };
     outputs.end(&scan_info, &run_stats)?;
     eprint!("{summary}");
-    if run_stats.interrupted {
+    if let Some(fault) = &outcome.stats.sent.fault {
+        let probed = outcome.stats.walked.count();
+        eprintln!(
+            "scanner: error: sending probes on {}: {fault}; the scan stopped after {probed} of \
+             {} probes, the replies to those are in the outputs and the rest were never sent",
+            options.interface.name, outcome.stats.planned
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    if run_stats.ended == RunEnd::Interrupted {
         return Ok(interrupted_exit(signal.load(Ordering::Relaxed)));
     }
     if let Some(warning) = unanswered(&outcome.stats, options) {

@@ -9,7 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Found, lab_addresses, nmap, pairs, parse_json_lines, run, scanner};
+use common::{
+    Found, lab_addresses, nmap, pairs, parse_json_lines, run, scanner, wait_bounded,
+    wait_until_attached,
+};
 use scanner_tests::{Lab, LabConfig, lab_namespaces};
 
 const CLOSED: u16 = 23;
@@ -475,46 +478,4 @@ fn sigint_to_a_lab_holder_removes_its_namespaces() {
         .filter(|ns| ns.starts_with(&theirs))
         .collect();
     assert!(left.is_empty(), "namespaces left after SIGINT: {left:?}");
-}
-
-/// Waits (up to 10 s) until the scanner under test has attached its XDP program to the lab.
-fn wait_until_attached(lab: &Lab) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !lab.xdp_attached().unwrap() {
-        assert!(Instant::now() < deadline, "XDP never attached");
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits for a child while draining its pipes (a full pipe would stall it), killing it (our
-/// own PID) and failing if it outlives `limit`.
-fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::Output {
-    use std::io::Read;
-    fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<Vec<u8>> {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    }
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("process {} did not exit within {limit:?}", child.id());
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    std::process::Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
 }

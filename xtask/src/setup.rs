@@ -82,6 +82,8 @@ pub const PEER_PACKAGES: &[&str] = &[
     "python3-libnmap",
     "libxml2-utils",
     "xsltproc",
+    // The fault tests count the kernel's BPF programs, maps and links before and after a scan.
+    "bpftool",
     // `cargo xtask guest`: QEMU, and what virtme-ng needs beside it (its init is busybox; depmod
     // for the unpacked kernel's modules; a venv to install it from PyPI).
     "qemu-system-x86",

@@ -7,7 +7,7 @@ use std::{
     net::Ipv4Addr,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -75,6 +75,19 @@ pub struct SendReport {
     pub dropped_in_last_pass: u64,
     /// Sending stopped at --max-runtime.
     pub out_of_time: bool,
+    /// Sending stopped because the interface refused a batch (down, or gone with its
+    /// namespace): what it said. The probes handed over before it count as sent.
+    pub fault: Option<SendFault>,
+}
+
+/// The error that ended sending, kept as text: the report outlives the sockets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendFault(pub String);
+
+impl std::fmt::Display for SendFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 impl SendReport {
@@ -89,11 +102,14 @@ struct PartSent {
     walked: u64,
     /// Of those, dropped by the driver.
     dropped: u64,
+    /// Why the thread stopped before the end of its part, if it did.
+    fault: Option<io::Error>,
 }
 
 impl<P: Probe> SendJob<P> {
     /// Sends the first pass and the retry passes the policy allows, waiting for replies after
-    /// each; returns early when every probe is answered, `stop` is raised or time is up.
+    /// each; returns early when every probe is answered, `stop` is raised or time is up, and
+    /// at once when the interface refuses to send (the report says why, in `fault`).
     pub fn run<S: FrameSender>(self, senders: &mut [S]) -> io::Result<SendReport> {
         let threads = senders.len();
         assert_eq!(
@@ -110,8 +126,11 @@ impl<P: Probe> SendJob<P> {
             _ if P::RATE_LIMITED_REPLIES => Retries::WhileRecovering,
             max => Retries::AtMost(max),
         });
+        // Raised by the first thread whose send fails: the others stop at their next batch.
+        let faulted = AtomicBool::new(false);
         while !self.stopped()
             && !self.out_of_time()
+            && report.fault.is_none()
             && policy.next_pass(
                 self.answered.count(),
                 self.all_answered(&report),
@@ -121,15 +140,15 @@ impl<P: Probe> SendJob<P> {
             let retry = !report.per_pass.is_empty();
             self.progress.pass.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
-            let sent = std::thread::scope(|scope| {
+            let mut sent = std::thread::scope(|scope| {
                 let workers: Vec<_> = senders
                     .iter_mut()
                     .enumerate()
                     .map(|(thread, sender)| {
                         // A retry resends what this thread walked the first time.
                         let limit = retry.then(|| report.walked_per_thread[thread]);
-                        let job = &self;
-                        scope.spawn(move || job.send_part(sender, thread, limit))
+                        let (job, faulted) = (&self, &faulted);
+                        scope.spawn(move || job.send_part(sender, thread, limit, faulted))
                     })
                     .collect();
                 workers
@@ -145,13 +164,18 @@ impl<P: Probe> SendJob<P> {
             if !retry {
                 report.walked_per_thread = sent.iter().map(|part| part.walked).collect();
             }
+            let fault = sent.iter_mut().find_map(|part| part.fault.take());
+            report.fault = fault.map(|err| SendFault(err.to_string()));
             let dropped: u64 = sent.iter().map(|part| part.dropped).sum();
             report.dropped += dropped;
             report.dropped_in_last_pass = dropped;
             report
                 .per_pass
                 .push(sent.iter().map(|part| part.walked).sum::<u64>() - dropped);
-            self.wait_for_replies(&report);
+            // Nothing comes back through an interface that cannot send.
+            if report.fault.is_none() {
+                self.wait_for_replies(&report);
+            }
         }
         report.out_of_time = self.out_of_time();
         Ok(report)
@@ -167,29 +191,40 @@ impl<P: Probe> SendJob<P> {
     }
 
     /// Sends thread `thread`'s part: the whole part in the first pass (`limit` None), its first
-    /// `limit` probes minus the answered ones in a retry.
+    /// `limit` probes minus the answered ones in a retry. A failed send ends the part (and,
+    /// through `faulted`, the other threads' parts) with the probes handed over until then.
     fn send_part<S: FrameSender>(
         &self,
         sender: &mut S,
         thread: usize,
         limit: Option<u64>,
+        faulted: &AtomicBool,
     ) -> io::Result<PartSent> {
         let dropped_before = sender.dropped();
-        let walked = self.walk_part(sender, thread, limit)?;
-        sender.flush()?;
+        let mut walked = 0;
+        let fault = self
+            .walk_part(sender, thread, limit, faulted, &mut walked)
+            .and_then(|()| sender.flush())
+            .err();
+        if fault.is_some() {
+            faulted.store(true, Ordering::Relaxed);
+        }
         Ok(PartSent {
             walked,
             dropped: sender.dropped() - dropped_before,
+            fault,
         })
     }
 
-    /// The loop of [`Self::send_part`]; returns how many probes were handed to the sender.
+    /// The loop of [`Self::send_part`]; counts in `sent` the probes handed to the sender.
     fn walk_part<S: FrameSender>(
         &self,
         sender: &mut S,
         thread: usize,
         limit: Option<u64>,
-    ) -> io::Result<u64> {
+        faulted: &AtomicBool,
+        sent: &mut u64,
+    ) -> io::Result<()> {
         let threads = self.plan.threads() as u64;
         let mut pacer = Pacer::new(self.rate.map(|rate| rate.div_ceil(threads)));
         let batch = pacer.batch_size(sender.max_batch());
@@ -199,7 +234,6 @@ impl<P: Probe> SendJob<P> {
             .thread_walk(thread as u32)
             .take(limit.map_or(usize::MAX, |l| l as usize));
         let mut filled = 0;
-        let mut sent = 0u64;
         for index in walk {
             if !first_pass && self.answered.contains(index) {
                 continue;
@@ -212,17 +246,17 @@ impl<P: Probe> SendJob<P> {
             sender.set_len(filled, len);
             filled += 1;
             if filled == batch {
-                sent += self.flush_batch(sender, &mut pacer, filled, first_pass)?;
+                *sent += self.flush_batch(sender, &mut pacer, filled, first_pass)?;
                 filled = 0;
-                if self.stopped() || self.out_of_time() {
-                    return Ok(sent);
+                if self.stopped() || self.out_of_time() || faulted.load(Ordering::Relaxed) {
+                    return Ok(());
                 }
             }
         }
         if filled > 0 {
-            sent += self.flush_batch(sender, &mut pacer, filled, first_pass)?;
+            *sent += self.flush_batch(sender, &mut pacer, filled, first_pass)?;
         }
-        Ok(sent)
+        Ok(())
     }
 
     #[inline]
@@ -265,5 +299,94 @@ impl<P: Probe> SendJob<P> {
         while Instant::now() < deadline && !self.stop.immediate() && !self.all_answered(report) {
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        order::ScanSpace,
+        probe::{FrameAddrs, tcp_syn::TcpSyn},
+        targets::{PortList, TargetSet},
+    };
+
+    /// Takes `batches` batches, then fails as a downed interface does.
+    struct FailingAfter {
+        slots: Vec<Vec<u8>>,
+        batches: usize,
+        sent: u64,
+    }
+
+    impl FrameSender for FailingAfter {
+        fn slot(&mut self, index: usize) -> &mut [u8] {
+            &mut self.slots[index]
+        }
+        fn set_len(&mut self, _: usize, _: usize) {}
+        fn frame(&self, index: usize) -> &[u8] {
+            &self.slots[index]
+        }
+        fn send(&mut self, count: usize) -> io::Result<()> {
+            if self.batches == 0 {
+                return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
+            }
+            self.batches -= 1;
+            self.sent += count as u64;
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn max_batch(&self) -> usize {
+            4
+        }
+    }
+
+    #[test]
+    fn a_failed_send_ends_the_scan_with_what_was_handed_over_and_why() {
+        let probe = TcpSyn::new(
+            FrameAddrs {
+                source_mac: [2, 0, 0, 0, 0, 1],
+                next_hop_mac: [2, 0, 0, 0, 0, 2],
+                source_ip: Ipv4Addr::new(198, 18, 0, 1),
+            },
+            32768,
+            0x7fff,
+        );
+        let space = Arc::new(ScanSpace::new(
+            TargetSet::from_specs(["198.18.128.0/28"]).unwrap(),
+            PortList::parse("22,23").unwrap(),
+        ));
+        let plan = Arc::new(WalkPlan::new(space.len(), 7, 0, 1, 1, None).unwrap());
+        let mut senders = [FailingAfter {
+            slots: vec![probe.template().to_vec(); 4],
+            batches: 3,
+            sent: 0,
+        }];
+        let job = SendJob {
+            probe: Arc::new(probe),
+            space: Arc::clone(&space),
+            plan,
+            answered: Arc::new(Answered::new(space.len())),
+            key: Key { k0: 1, k1: 2 },
+            source_ip: Ipv4Addr::new(198, 18, 0, 1),
+            rate: None,
+            retries: 3,
+            // Were the wait kept after the fault, the test would take a minute.
+            wait: Duration::from_secs(60),
+            deadline: None,
+            stop: Arc::new(Stop::new()),
+            progress: Arc::default(),
+            capture: None,
+        };
+        let started = Instant::now();
+        let report = job.run(&mut senders).expect("a fault is reported, not an error");
+        assert!(started.elapsed() < Duration::from_secs(10), "no wait after a fault");
+        assert_eq!(senders[0].sent, 12);
+        // Three batches of four left; the failed fourth is not counted, and no retry followed.
+        assert_eq!(report.per_pass, [12]);
+        assert_eq!(report.walked_per_thread, [12]);
+        let fault = report.fault.expect("the fault");
+        assert_eq!(fault.0, io::Error::from_raw_os_error(libc::ENETDOWN).to_string());
     }
 }

@@ -40,7 +40,9 @@ pub fn render(stats: &ScanStats, replies: &Totals, silent: Verdict, scope: &Scop
         } else {
             String::new()
         },
-        if stats.interrupted {
+        if sent.fault.is_some() {
+            ", stopped by a send error"
+        } else if stats.interrupted {
             ", interrupted"
         } else if sent.out_of_time {
             ", stopped at --max-runtime"
@@ -143,7 +145,7 @@ pub fn render(stats: &ScanStats, replies: &Totals, silent: Verdict, scope: &Scop
         )
     })
     .collect();
-    let not_sent = if stats.interrupted || sent.out_of_time {
+    let not_sent = if stats.interrupted || sent.out_of_time || sent.fault.is_some() {
         stats.planned.saturating_sub(probed)
     } else {
         0

@@ -291,7 +291,7 @@ mod tests {
                     elapsed_secs: 1.5,
                     addresses: 2,
                     hosts_up: 0,
-                    interrupted: false,
+                    ended: crate::report::RunEnd::Completed,
                 },
             )
             .unwrap();

@@ -125,15 +125,9 @@ impl<W: Write> ReportWriter for XmlWriter<W> {
     fn end(&mut self, _scan: &ScanInfo, stats: &RunStats) -> io::Result<()> {
         let out = &mut self.out;
         let ended = time::ctime(stats.end);
-        let exit = if stats.interrupted {
-            "error"
-        } else {
-            "success"
-        };
-        let error = if stats.interrupted {
-            r#" errormsg="interrupted""#
-        } else {
-            ""
+        let (exit, error) = match stats.ended.error() {
+            None => ("success", String::new()),
+            Some(message) => ("error", format!(r#" errormsg="{}""#, escape(message))),
         };
         writeln!(
             out,
@@ -347,7 +341,7 @@ mod tests {
                 elapsed_secs: 2.0,
                 addresses: 256,
                 hosts_up: 1,
-                interrupted: false,
+                ended: crate::report::RunEnd::Completed,
             },
         )
         .unwrap();

@@ -137,7 +137,29 @@ pub struct RunStats {
     /// Target addresses the scan covered (nmap's "IP addresses").
     pub addresses: u64,
     pub hosts_up: u64,
-    pub interrupted: bool,
+    pub ended: RunEnd,
+}
+
+/// How a run ended: nmap's `exit` (success or error) and `errormsg` at the foot of its XML.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every probe planned was sent and waited for.
+    Completed,
+    /// A signal ended the scan early.
+    Interrupted,
+    /// The interface stopped taking probes (down, or gone with its namespace).
+    SendFailed,
+}
+
+impl RunEnd {
+    /// nmap's `errormsg`, `None` for a scan that ran to its end.
+    pub fn error(self) -> Option<&'static str> {
+        match self {
+            RunEnd::Completed => None,
+            RunEnd::Interrupted => Some("interrupted"),
+            RunEnd::SendFailed => Some("sending probes failed: the interface went down or away"),
+        }
+    }
 }
 
 impl RunStats {
@@ -236,7 +258,7 @@ mod tests {
             elapsed_secs: 0.104,
             addresses,
             hosts_up,
-            interrupted: false,
+            ended: RunEnd::Completed,
         };
         assert_eq!(
             stats(1, 1).summary(),
@@ -303,7 +325,7 @@ pub mod examples {
             elapsed_secs: 1.0,
             addresses: 1,
             hosts_up: 1,
-            interrupted: false,
+            ended: RunEnd::Completed,
         }
     }
 }

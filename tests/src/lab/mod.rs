@@ -478,6 +478,34 @@ impl Lab {
         bail!("no counter {proto} {field} in /proc/net/snmp or /proc/net/netstat of {ns}")
     }
 
+    /// Deletes the target namespace now, as an operator or a crash would mid-scan: its
+    /// listeners and responder first (their sockets keep it alive), then the namespace, whose
+    /// end destroys the veth pair, so the scanner's vs0 disappears too. Returns once it has.
+    pub fn delete_target_ns(&mut self) -> Result<()> {
+        self.listeners = None;
+        self.responder = None;
+        netns::del(&self.target_ns)?;
+        let deadline = Instant::now() + cmd::TIMEOUT;
+        while ip(&format!(
+            "-n {} link show dev {}",
+            self.scanner_ns,
+            Self::SCANNER_IF
+        ))
+        .is_ok()
+        {
+            if Instant::now() > deadline {
+                bail!(
+                    "{} still has {} {:?} after its peer's namespace was deleted",
+                    self.scanner_ns,
+                    Self::SCANNER_IF,
+                    cmd::TIMEOUT
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     /// Whether any XDP program is attached to vs0 in the scanner namespace.
     pub fn xdp_attached(&self) -> Result<bool> {
         let out = ip(&format!(

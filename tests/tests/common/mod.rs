@@ -189,3 +189,48 @@ pub fn gro_on_scanner_side(lab: &Lab) {
         .expect("running ethtool");
     assert!(gro.success(), "ethtool -K gro on: {gro}");
 }
+
+/// Waits (up to 10 s) until the scanner under test has attached its XDP program to the lab.
+pub fn wait_until_attached(lab: &Lab) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !lab.xdp_attached().unwrap() {
+        assert!(std::time::Instant::now() < deadline, "XDP never attached");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Waits for a child while draining its pipes (a full pipe would stall it), killing it (our
+/// own PID) and failing if it outlives `limit`.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::Output {
+    use std::io::Read;
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process {} did not exit within {limit:?}", child.id());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
