@@ -380,13 +380,21 @@ mod tests {
             capture: None,
         };
         let started = Instant::now();
-        let report = job.run(&mut senders).expect("a fault is reported, not an error");
-        assert!(started.elapsed() < Duration::from_secs(10), "no wait after a fault");
+        let report = job
+            .run(&mut senders)
+            .expect("a fault is reported, not an error");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no wait after a fault"
+        );
         assert_eq!(senders[0].sent, 12);
         // Three batches of four left; the failed fourth is not counted, and no retry followed.
         assert_eq!(report.per_pass, [12]);
         assert_eq!(report.walked_per_thread, [12]);
         let fault = report.fault.expect("the fault");
-        assert_eq!(fault.0, io::Error::from_raw_os_error(libc::ENETDOWN).to_string());
+        assert_eq!(
+            fault.0,
+            io::Error::from_raw_os_error(libc::ENETDOWN).to_string()
+        );
     }
 }
