@@ -70,6 +70,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .get(0)
         .expect("a plan's targets are never empty");
     let (interface, addrs) = network_path(&cli, &plan, first)?;
+    let stages = Stages::new(cli.wait)?;
     let source_ports = cli
         .source_port
         .map_or(SourcePorts::EPHEMERAL, SourcePorts::fixed);
@@ -84,11 +85,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             interface.clone(),
             addrs,
             source_ports,
+            &stages,
         )?,
         _ => targets,
     };
-    if targets.is_empty() {
-        eprintln!("scanner: no host is up: nothing to scan");
+    let interrupted = stages.stop.requested();
+    if targets.is_empty() || interrupted {
+        match interrupted {
+            true => eprintln!("scanner: interrupted during host discovery: no port was scanned"),
+            false => eprintln!("scanner: no host is up: nothing to scan"),
+        }
         // The outputs still say so, as nmap's do: a head, no host, and the count at the foot.
         let mut outputs = Outputs::open(&plan.outputs, HostTables::new(0, None))?;
         let info = scan_info(&cli, &plan, addrs.source_ip);
@@ -100,10 +106,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 elapsed_secs: info.start.elapsed().map_or(0.0, |e| e.as_secs_f64()),
                 addresses,
                 hosts_up: 0,
-                ended: RunEnd::Completed,
+                ended: match interrupted {
+                    true => RunEnd::Interrupted,
+                    false => RunEnd::Completed,
+                },
             },
         )?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(match interrupted {
+            true => stages.interrupted_exit(),
+            false => ExitCode::SUCCESS,
+        });
     }
     let space = Arc::new(ScanSpace::new(targets, plan.ports.clone()));
     let os = plan.stages.os.take().map(|db| OsStage { db, addrs });
@@ -114,12 +126,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             if os.is_some() {
                 options.after_setup = AfterSetup::Keep;
             }
-            scan(&cli, &plan, probe, space, &options, os)
+            scan(&cli, &plan, probe, space, &options, os, &stages)
         }
         ScanKind::IpProto => {
             let probe = IpProto::new(addrs, source_ports.base, source_ports.mask);
             let options = scan_options(&cli, &plan, interface, addrs, source_ports, &probe);
-            scan(&cli, &plan, probe, space, &options, None)
+            scan(&cli, &plan, probe, space, &options, None, &stages)
         }
         ScanKind::SctpInit | ScanKind::SctpCookieEcho => {
             let chunk = match plan.kind {
@@ -134,7 +146,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 source_ports.mask,
             );
             let options = scan_options(&cli, &plan, interface, addrs, source_ports, &probe);
-            scan(&cli, &plan, probe, space, &options, None)
+            scan(&cli, &plan, probe, space, &options, None, &stages)
         }
     }
 }
@@ -161,6 +173,7 @@ fn discover(
     interface: route::Interface,
     addrs: FrameAddrs,
     source_ports: SourcePorts,
+    stages: &Stages,
 ) -> Result<TargetSet> {
     let probe = Sctp::new(
         addrs,
@@ -180,7 +193,8 @@ fn discover(
         ports,
         &options,
         plan.seed,
-        Arc::new(Stop::new()),
+        &stages.runtime,
+        Arc::clone(&stages.stop),
     )?;
     let spec: Vec<String> = found.ports.iter().map(|port| port.to_string()).collect();
     eprintln!(
@@ -270,6 +284,7 @@ fn scan<P: Probe + 'static>(
     space: Arc<ScanSpace>,
     options: &ScanOptions,
     os: Option<OsStage>,
+    stages: &Stages,
 ) -> Result<ExitCode> {
     let seed = plan.seed;
     let walk = Arc::new(
@@ -301,20 +316,14 @@ fn scan<P: Probe + 'static>(
     let scan_info = scan_info(cli, plan, options.source_ip);
     outputs.begin(&scan_info)?;
     let services = Services::global();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    let stop = Arc::new(Stop::new());
-    let signal = Arc::new(AtomicI32::new(0));
+    let Stages { runtime, stop, .. } = stages;
     let outcome = runtime.block_on(async {
-        stop_on_signals(Arc::clone(&stop), Arc::clone(&signal), options.wait)?;
         engine::run(
             Arc::clone(&probe),
             Arc::clone(&space),
             Arc::clone(&walk),
             options,
-            Arc::clone(&stop),
+            Arc::clone(stop),
             |result| {
                 let entry = report::build::entry(result, services);
                 Ok(outputs.decided(&scan_info, result.ip, &entry)?)
@@ -324,7 +333,7 @@ fn scan<P: Probe + 'static>(
     })?;
     let found_os = match &os {
         Some(os) if !outcome.stats.interrupted && outcome.stats.sent.fault.is_none() => Some(
-            detect_os(cli, os, options, &runtime, &outcome.results, &stop)?,
+            detect_os(cli, os, options, runtime, &outcome.results, stop)?,
         ),
         _ => None,
     };
@@ -426,7 +435,7 @@ fn scan<P: Probe + 'static>(
         return Ok(ExitCode::FAILURE);
     }
     if run_stats.ended == RunEnd::Interrupted {
-        return Ok(interrupted_exit(signal.load(Ordering::Relaxed)));
+        return Ok(stages.interrupted_exit());
     }
     if let Some(warning) = unanswered(&outcome.stats, options) {
         eprintln!("scanner: warning: {warning}");
@@ -614,6 +623,38 @@ fn signal_name(number: i32) -> &'static str {
         libc::SIGTERM => "SIGTERM",
         libc::SIGHUP => "SIGHUP",
         _ => "signal",
+    }
+}
+
+/// What the stages of one run share: the runtime they run on, and one stop that the signals
+/// raise, whichever stage is running (discovery, port scan, OS detection).
+struct Stages {
+    runtime: tokio::runtime::Runtime,
+    stop: Arc<Stop>,
+    /// The first signal that arrived, 0 for none.
+    signal: Arc<AtomicI32>,
+}
+
+impl Stages {
+    /// The runtime, with the signal handlers installed; `wait` is --wait, for their message.
+    fn new(wait: Duration) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")?;
+        let stop = Arc::new(Stop::new());
+        let signal = Arc::new(AtomicI32::new(0));
+        runtime
+            .block_on(async { stop_on_signals(Arc::clone(&stop), Arc::clone(&signal), wait) })?;
+        Ok(Self {
+            runtime,
+            stop,
+            signal,
+        })
+    }
+
+    fn interrupted_exit(&self) -> ExitCode {
+        interrupted_exit(self.signal.load(Ordering::Relaxed))
     }
 }
 

@@ -33,6 +33,7 @@ pub fn ping<P: Probe + 'static>(
     ports: PortList,
     options: &ScanOptions,
     seed: u64,
+    runtime: &tokio::runtime::Runtime,
     stop: Arc<Stop>,
 ) -> Result<Discovered> {
     let pinged = targets.len();
@@ -40,10 +41,6 @@ pub fn ping<P: Probe + 'static>(
     let plan = Arc::new(
         WalkPlan::new(space.len(), seed, 0, 1, 1, None).context("planning the ping stage")?,
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
     let outcome = runtime.block_on(engine::run(
         Arc::new(probe),
         space,

@@ -185,3 +185,54 @@ fn sctp_ping_keeps_only_hosts_that_answer() {
         "{stderr}"
     );
 }
+
+/// Ctrl-C during -PY ends the run there as during a port scan: no port scanned, the outputs
+/// closed (the XML says interrupted), the XDP program detached, exit 130.
+#[test]
+fn a_signal_during_host_discovery_ends_the_run_with_its_outputs_closed() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let xml = std::env::temp_dir().join(format!("scanner-ping-int-{}.xml", std::process::id()));
+    // 32768 hosts at 1000 pps: half a minute of pinging, interrupted after a moment.
+    let mut child = scanner(&lab)
+        .args([
+            "-PY",
+            "-sY",
+            "-p",
+            "80",
+            "198.18.128.0/17",
+            "--rate",
+            "1000",
+        ])
+        .args(["--wait", "1", "-oJ", "-", "-oX"])
+        .arg(&xml)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_until_attached(&lab);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill(2) on the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = common::wait_bounded(&mut child, std::time::Duration::from_secs(15));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("scanner: interrupted during host discovery: no port was scanned"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("addresses x 1 ports"),
+        "a port scan ran: {stderr}"
+    );
+    let written = std::fs::read_to_string(&xml).unwrap();
+    assert!(
+        written.ends_with("</runstats>\n</nmaprun>\n")
+            && written.contains(r#"exit="error" errormsg="interrupted""#),
+        "{}",
+        &written[written.len().saturating_sub(300)..]
+    );
+    assert!(!lab.xdp_attached().unwrap(), "XDP program left attached");
+    let _ = std::fs::remove_file(&xml);
+}
