@@ -82,9 +82,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             &plan,
             targets,
             ping_ports,
-            interface.clone(),
-            addrs,
-            source_ports,
+            &Egress {
+                interface: interface.clone(),
+                addrs,
+                source_ports,
+            },
             &stages,
         )?,
         _ => targets,
@@ -164,17 +166,28 @@ fn sctp_checksum(cli: &Cli) -> Checksum {
     }
 }
 
+/// Where probes leave from: the interface, the frames' addresses, the source ports.
+#[derive(Clone)]
+struct Egress {
+    interface: route::Interface,
+    addrs: FrameAddrs,
+    source_ports: SourcePorts,
+}
+
 /// The host discovery stage (-PY): the targets that answer an SCTP INIT on one of `ports`.
 fn discover(
     cli: &Cli,
     plan: &Plan,
     targets: TargetSet,
     ports: PortList,
-    interface: route::Interface,
-    addrs: FrameAddrs,
-    source_ports: SourcePorts,
+    egress: &Egress,
     stages: &Stages,
 ) -> Result<TargetSet> {
+    let Egress {
+        interface,
+        addrs,
+        source_ports,
+    } = egress.clone();
     let probe = Sctp::new(
         addrs,
         Chunk::Init,
