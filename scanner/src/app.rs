@@ -710,7 +710,12 @@ fn network_path(cli: &Cli, plan: &Plan, first: Ipv4Addr) -> Result<(route::Inter
     }
     let next_hop_mac = match plan.gateway_mac {
         Some(mac) => mac,
-        None => route::resolve_neighbour(&interface, next_hop, NEIGHBOUR_TIMEOUT)?,
+        None => {
+            let resolved =
+                route::resolve_neighbour(&interface, next_hop, source, NEIGHBOUR_TIMEOUT)?;
+            note_unconfirmed_neighbour(&resolved, next_hop, &interface.name);
+            resolved.mac()
+        }
     };
     let addrs = FrameAddrs {
         source_mac: interface.mac,
@@ -718,6 +723,32 @@ fn network_path(cli: &Cli, plan: &Plan, first: Ipv4Addr) -> Result<(route::Inter
         source_ip: source,
     };
     Ok((interface, addrs))
+}
+
+/// Says when the next hop's MAC is not the one the neighbour table had, or is the table's
+/// unconfirmed one: the first thing to check when nothing answers.
+fn note_unconfirmed_neighbour(resolved: &route::Resolved, next_hop: Ipv4Addr, interface: &str) {
+    let mac = |mac: [u8; 6]| route::format_mac(&mac);
+    match resolved {
+        route::Resolved::Table(_) => {}
+        route::Resolved::Corrected { mac: new, stale } => eprintln!(
+            "scanner: note: the neighbour table's MAC for {next_hop} on {interface}, {}, was out \
+             of date: {} answered our ARP request, and the probes go there",
+            mac(*stale),
+            mac(*new)
+        ),
+        route::Resolved::Unconfirmed { mac: old, waited } => eprintln!(
+            "scanner: note: {next_hop} on {interface} did not answer ARP within {waited:?}: the \
+             probes go to {}, the neighbour table's unconfirmed (stale) MAC for it; if nothing \
+             answers, check it or give --gateway-mac",
+            mac(*old)
+        ),
+        route::Resolved::Unchecked { mac: old, why } => eprintln!(
+            "scanner: note: could not ask {next_hop} on {interface} for its MAC ({why}): the \
+             probes go to {}, the neighbour table's unconfirmed (stale) MAC for it",
+            mac(*old)
+        ),
+    }
 }
 
 /// `-S` with an address the interface does not have is allowed (nmap's spoofing), but its

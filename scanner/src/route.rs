@@ -30,6 +30,8 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{Socket, SocketAddr};
 
+mod arp;
+
 /// A network interface we can send Ethernet frames on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
@@ -357,11 +359,20 @@ fn local_ipv4(address: &AddressMessage) -> Option<Ipv4Addr> {
     ipv4(true).or_else(|| ipv4(false))
 }
 
-/// The MAC the neighbour table holds for `ip` on interface `index`, if it holds a usable one.
+/// A usable neighbour table entry: its MAC, and whether the kernel vouches for it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeighbourEntry {
+    pub mac: [u8; 6],
+    /// REACHABLE (confirmed within the last half minute or so), PERMANENT or NOARP; STALE,
+    /// DELAY and PROBE entries are the kernel's last knowledge, unconfirmed.
+    pub confirmed: bool,
+}
+
+/// The entry the neighbour table holds for `ip` on interface `index`, if it holds a usable one.
 ///
 /// Entries still being resolved (INCOMPLETE) or given up on (FAILED) carry no valid MAC and
 /// count as missing; NOARP and PERMANENT entries are static and always usable.
-pub fn neighbour_mac(index: u32, ip: Ipv4Addr) -> Result<Option<[u8; 6]>, RouteError> {
+pub fn neighbour_mac(index: u32, ip: Ipv4Addr) -> Result<Option<NeighbourEntry>, RouteError> {
     let mut query = NeighbourMessage::default();
     query.header.family = AddressFamily::Inet;
     let reply = rtnetlink(RouteNetlinkMessage::GetNeighbour(query), true)
@@ -372,17 +383,17 @@ pub fn neighbour_mac(index: u32, ip: Ipv4Addr) -> Result<Option<[u8; 6]>, RouteE
     }))
 }
 
-/// The MAC of `entry` when it is the entry for `ip` on `index` and in a usable state.
-fn usable_mac(entry: &NeighbourMessage, index: u32, ip: Ipv4Addr) -> Option<[u8; 6]> {
-    let usable = matches!(
+/// `entry` when it is the entry for `ip` on `index` and in a usable state.
+fn usable_mac(entry: &NeighbourMessage, index: u32, ip: Ipv4Addr) -> Option<NeighbourEntry> {
+    let confirmed = matches!(
         entry.header.state,
-        NeighbourState::Reachable
-            | NeighbourState::Stale
-            | NeighbourState::Delay
-            | NeighbourState::Probe
-            | NeighbourState::Permanent
-            | NeighbourState::Noarp
+        NeighbourState::Reachable | NeighbourState::Permanent | NeighbourState::Noarp
     );
+    let usable = confirmed
+        || matches!(
+            entry.header.state,
+            NeighbourState::Stale | NeighbourState::Delay | NeighbourState::Probe
+        );
     if !usable || entry.header.ifindex != index {
         return None;
     }
@@ -403,6 +414,34 @@ fn usable_mac(entry: &NeighbourMessage, index: u32, ip: Ipv4Addr) -> Option<[u8;
             NeighbourAttribute::LinkLayerAddress(mac) => <[u8; 6]>::try_from(mac.as_slice()).ok(),
             _ => None,
         })
+        .map(|mac| NeighbourEntry { mac, confirmed })
+}
+
+/// How long an unconfirmed neighbour entry's address gets to answer our ARP request.
+const CONFIRM_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The next hop's MAC and how we know it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// From the neighbour table: confirmed there, or confirmed by our ARP request.
+    Table([u8; 6]),
+    /// The table's unconfirmed entry was out of date: `mac` answered our ARP request.
+    Corrected { mac: [u8; 6], stale: [u8; 6] },
+    /// The table's unconfirmed entry, which did not answer our ARP request within `waited`.
+    Unconfirmed { mac: [u8; 6], waited: Duration },
+    /// The table's unconfirmed entry; our ARP request could not be sent.
+    Unchecked { mac: [u8; 6], why: String },
+}
+
+impl Resolved {
+    pub fn mac(&self) -> [u8; 6] {
+        match *self {
+            Resolved::Table(mac)
+            | Resolved::Corrected { mac, .. }
+            | Resolved::Unconfirmed { mac, .. }
+            | Resolved::Unchecked { mac, .. } => mac,
+        }
+    }
 }
 
 /// How often the neighbour table is re-read while waiting for an ARP reply.
@@ -415,13 +454,38 @@ const NEIGHBOUR_POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// where other tools see it too). Port 9 is the discard service, and the datagram is empty, so
 /// even when it is delivered it asks nothing of the peer. Then the table is polled until
 /// `timeout`.
+///
+/// An entry the kernel has not confirmed lately (STALE after half a minute unused) is checked
+/// with an ARP request of our own first: our frames bypass the kernel's own re-check, so a
+/// peer whose MAC changed would otherwise get every probe at a MAC nobody has.
 pub fn resolve_neighbour(
     interface: &Interface,
     ip: Ipv4Addr,
+    source_ip: Ipv4Addr,
     timeout: Duration,
-) -> Result<[u8; 6], RouteError> {
-    if let Some(mac) = neighbour_mac(interface.index, ip)? {
-        return Ok(mac);
+) -> Result<Resolved, RouteError> {
+    if let Some(entry) = neighbour_mac(interface.index, ip)? {
+        if entry.confirmed {
+            return Ok(Resolved::Table(entry.mac));
+        }
+        let timeout = timeout.min(CONFIRM_TIMEOUT);
+        return Ok(
+            match arp::who_has(interface.index, interface.mac, source_ip, ip, timeout) {
+                Ok(Some(mac)) if mac == entry.mac => Resolved::Table(mac),
+                Ok(Some(mac)) => Resolved::Corrected {
+                    mac,
+                    stale: entry.mac,
+                },
+                Ok(None) => Resolved::Unconfirmed {
+                    mac: entry.mac,
+                    waited: timeout,
+                },
+                Err(err) => Resolved::Unchecked {
+                    mac: entry.mac,
+                    why: err.to_string(),
+                },
+            },
+        );
     }
     provoke_arp(ip);
     let deadline = Instant::now() + timeout;
@@ -431,8 +495,8 @@ pub fn resolve_neighbour(
             break;
         }
         thread::sleep(NEIGHBOUR_POLL_INTERVAL.min(deadline - now));
-        if let Some(mac) = neighbour_mac(interface.index, ip)? {
-            return Ok(mac);
+        if let Some(entry) = neighbour_mac(interface.index, ip)? {
+            return Ok(Resolved::Table(entry.mac));
         }
     }
     Err(RouteError::Unresolved {
@@ -860,7 +924,11 @@ mod tests {
             NeighbourState::Stale,
             NeighbourState::Permanent,
         ] {
-            assert_eq!(usable_mac(&neighbour_entry(state, &mac), 2, ip), Some(mac));
+            let confirmed = state != NeighbourState::Stale;
+            assert_eq!(
+                usable_mac(&neighbour_entry(state, &mac), 2, ip),
+                Some(NeighbourEntry { mac, confirmed })
+            );
         }
         for state in [NeighbourState::Incomplete, NeighbourState::Failed] {
             assert_eq!(usable_mac(&neighbour_entry(state, &mac), 2, ip), None);

@@ -155,3 +155,68 @@ fn the_target_namespace_deleted_mid_scan_ends_it_with_the_results_so_far() {
         .expect("deleting the target namespace");
     assert_stopped_with_results(&lab, &mut child, &xml, "target namespace deleted", true);
 }
+
+/// The all-silent scan: a neighbour entry the kernel has not confirmed lately (STALE) holding
+/// the next hop's old MAC sent every probe to a MAC nobody has, and 40 probes came back 40
+/// `filtered`. Now an unconfirmed entry is checked with an ARP request first: the scan finds
+/// the truth and says the table was out of date. A next hop that does not answer ARP keeps
+/// the table's MAC, with a note.
+#[test]
+fn a_stale_neighbour_entry_is_checked_by_arp_before_the_scan() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let neighbour = |mac: &str| {
+        let set = lab
+            .command_in_scanner("ip")
+            .args([
+                "neigh",
+                "replace",
+                &Lab::TARGET_IP.to_string(),
+                "lladdr",
+                mac,
+            ])
+            .args(["dev", lab.scanner_if(), "nud", "stale"])
+            .status()
+            .unwrap();
+        assert!(set.success(), "ip neigh replace: {set}");
+    };
+    let scan = || common::run(scanner(&lab).args(["-p", "22,23", "198.18.128.20-39", "-oJ", "-"]));
+    let expected = |found: &[Found]| {
+        let config = lab.config();
+        assert_eq!(found.len(), 40, "{found:?}");
+        for f in found {
+            let truth = config.truth(f.port).nmap_state();
+            assert_eq!(f.state, truth, "{}:{}", f.ip, f.port);
+        }
+    };
+
+    neighbour("02:00:00:00:00:99");
+    let output = scan();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "scanner: note: the neighbour table's MAC for 198.18.0.2 on vs0, 02:00:00:00:00:99, \
+             was out of date: 02:00:00:00:00:02 answered our ARP request"
+        ),
+        "{stderr}"
+    );
+    expected(&parse_json_lines(&output.stdout));
+
+    // A next hop that answers no ARP: the table's MAC (right, here) is used, with a note.
+    let arp_off = lab
+        .command_in_target("ip")
+        .args(["link", "set", lab.target_if(), "arp", "off"])
+        .status()
+        .unwrap();
+    assert!(arp_off.success(), "ip link set arp off: {arp_off}");
+    neighbour("02:00:00:00:00:02");
+    let output = scan();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("scanner: note: 198.18.0.2 on vs0 did not answer ARP within 500ms")
+            && stderr.contains("the probes go to 02:00:00:00:00:02"),
+        "{stderr}"
+    );
+    expected(&parse_json_lines(&output.stdout));
+}
