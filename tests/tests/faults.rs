@@ -1,7 +1,9 @@
-//! Faults in the middle of a scan: the scanner's link set down, the target's namespace deleted
-//! (its end takes the veth pair, so the scanner's interface disappears). Either way the scan
-//! says in one line what happened and how far it got, keeps every result it had in its
-//! outputs (closed, the XML marked as ended in error), and exits 1 at once.
+//! Faults of the network path. In the middle of a scan: the scanner's link set down, the
+//! target's namespace deleted (its end takes the veth pair, so the scanner's interface
+//! disappears); either way the scan says in one line what happened and how far it got, keeps
+//! every result it had in its outputs (closed, the XML marked as ended in error), and exits 1
+//! at once. Before it: no route, a next hop that answers no ARP, and a stale neighbour entry
+//! with an old MAC (the cause of a scan that once heard nothing at all).
 
 mod common;
 
@@ -219,4 +221,50 @@ fn a_stale_neighbour_entry_is_checked_by_arp_before_the_scan() {
         "{stderr}"
     );
     expected(&parse_json_lines(&output.stdout));
+}
+
+/// A target without a route, and a next hop that answers no ARP, are one line each naming
+/// the address (and the interface), exit code 1, nothing sent.
+#[test]
+fn no_route_and_an_unresolvable_next_hop_are_one_line_each() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let fails = |target: &str| {
+        let output = scanner(&lab)
+            .args(["-p", "22", target])
+            .output()
+            .expect("running the scanner");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line: {stderr}");
+        stderr.trim_end().to_owned()
+    };
+    // The lab routes 198.18.0.0/24 and 198.18.128.0/17 only, and has no default route.
+    assert_eq!(
+        fails("198.18.64.1"),
+        "scanner: error: no route to 198.18.64.1"
+    );
+
+    // The target stops answering ARP, and the scanner forgets what it knew.
+    let arp_off = lab
+        .command_in_target("ip")
+        .args(["link", "set", lab.target_if(), "arp", "off"])
+        .status()
+        .unwrap();
+    let flushed = lab
+        .command_in_scanner("ip")
+        .args(["neigh", "flush", "dev", lab.scanner_if()])
+        .status()
+        .unwrap();
+    assert!(
+        arp_off.success() && flushed.success(),
+        "{arp_off}, {flushed}"
+    );
+    assert_eq!(
+        fails("198.18.128.1"),
+        "scanner: error: could not resolve the MAC address of 198.18.0.2 on vs0 (no ARP reply \
+         within 1s); give it with --gateway-mac"
+    );
 }
