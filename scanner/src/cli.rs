@@ -81,10 +81,10 @@ pub struct Cli {
           value_parser = shard_count)]
     pub shards: u32,
 
-    /// Scan shard I (0-based) of --shards.
-    #[arg(long, value_name = "I", default_value_t = 0, allow_negative_numbers = true,
-          value_parser = any_u32)]
-    pub shard: u32,
+    /// Scan shard I (0-based) of --shards. Without it, a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX or a Slurm job array's SLURM_ARRAY_TASK_ID gives it.
+    #[arg(long, value_name = "I", allow_negative_numbers = true, value_parser = any_u32)]
+    pub shard: Option<u32>,
 
     /// Send at most N probes in the first pass (a number, or a percentage of the scan: 10%).
     #[arg(long, value_name = "N|P%", allow_negative_numbers = true,

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod shard;
+
 use anyhow::{Context as _, Result};
 
 use crate::{
@@ -81,13 +83,10 @@ impl Plan {
     pub fn from_cli(cli: &Cli) -> Result<Self> {
         let kind = scan_kind(cli.scan_type);
         check_capture(cli)?;
-        if cli.shard >= cli.shards {
-            return Err(input_error(format!(
-                "--shard {} is out of range: shards are numbered 0 to {}",
-                cli.shard,
-                cli.shards - 1
-            )));
-        }
+        let (shard, shard_note) = shard::pick(cli.shard, cli.shards, cli.seed.is_some(), |name| {
+            std::env::var(name).ok()
+        })
+        .map_err(input_error)?;
         let os = match cli.os_detection {
             true => Some(os_database(cli)?),
             false => None,
@@ -97,7 +96,8 @@ impl Plan {
             Some(spec) => Some(PortList::parse_for(spec, Proto::Sctp).map_err(input_error)?),
             None => None,
         };
-        let (targets, notes) = targets(cli)?;
+        let (targets, mut notes) = targets(cli)?;
+        notes.extend(shard_note);
         let speed = speed(cli, targets.len())?;
         let outputs = output_spec(cli)?;
         let gateway_mac = match &cli.gateway_mac {
@@ -111,7 +111,7 @@ impl Plan {
             stages: Stages { discovery, os },
             speed,
             gateway_mac,
-            shard: (cli.shard, cli.shards),
+            shard: (shard, cli.shards),
             seed: cli.seed.unwrap_or_else(rand::random),
             outputs,
             notes,
@@ -399,7 +399,7 @@ mod tests {
                 "cannot be combined with --dry-run",
             ),
             (
-                "scanner --shards 2 --shard 2 198.18.0.2",
+                "scanner --seed 1 --shards 2 --shard 2 198.18.0.2",
                 "--shard 2 is out of range",
             ),
             ("scanner --pcap-all 198.18.0.2", "--pcap-all needs --pcap"),

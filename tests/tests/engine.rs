@@ -32,30 +32,51 @@ fn sent_and_retries(stderr: &[u8]) -> (u64, u64) {
 }
 
 #[test]
-fn shards_of_one_seed_cover_the_scan_exactly_once() {
+fn shards_of_one_seed_cover_the_scan_exactly_once_from_flags_or_schedulers() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
     let mut union: Vec<Found> = Vec::new();
     let mut first_pass_total = 0;
+    // Shard 0 by its flag, 1 as a Kubernetes Indexed Job's index, 2 as the last task of a
+    // Slurm job array numbered from 1 (`--array=1-3`).
     for shard in 0..3 {
-        let output = run(scanner(&lab).args([
-            "-p",
-            PORTS,
-            RANGE,
-            "--rate",
-            "50000",
-            "--wait",
-            "1",
-            "--seed",
-            "42",
-            "--shards",
-            "3",
-            "--shard",
-            &shard.to_string(),
-            "-oJ",
-            "-",
-        ]));
+        let mut command = scanner(&lab);
+        command.args([
+            "-p", PORTS, RANGE, "--rate", "50000", "--wait", "1", "--seed", "42", "--shards", "3",
+            "-oJ", "-",
+        ]);
+        let note = match shard {
+            0 => {
+                command.args(["--shard", "0"]);
+                None
+            }
+            1 => {
+                command.env("JOB_COMPLETION_INDEX", "1");
+                Some(
+                    "scanner: note: shard 1 of 3, from the Kubernetes Indexed Job's JOB_COMPLETION_INDEX",
+                )
+            }
+            _ => {
+                command.envs([
+                    ("SLURM_ARRAY_TASK_ID", "3"),
+                    ("SLURM_ARRAY_TASK_MIN", "1"),
+                    ("SLURM_ARRAY_TASK_COUNT", "3"),
+                ]);
+                Some(
+                    "scanner: note: shard 2 of 3, from the Slurm job array's SLURM_ARRAY_TASK_ID=3",
+                )
+            }
+        };
+        let output = run(&mut command);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if let Some(note) = note {
+            assert!(stderr.contains(note), "{stderr}");
+        }
+        assert!(
+            stderr.contains(&format!("shard {shard} of 3")),
+            "the summary names the shard: {stderr}"
+        );
         let found = parse_json_lines(&output.stdout);
         let (sent, retries) = sent_and_retries(&output.stderr);
         assert_eq!(
