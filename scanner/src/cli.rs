@@ -286,10 +286,12 @@ pub struct Cli {
     pub debug: u8,
 }
 
-/// Subcommands: lab tools beside the scan.
+/// Subcommands beside the scan: joining shards' outputs, and lab tools.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     Responder(crate::responder::ResponderArgs),
+    /// Joins the -oJ, -oC or -oX outputs of a scan's shards into one report of that format.
+    Merge(crate::merge::MergeArgs),
     /// Writes the man page or a shell's completions to standard output (`cargo xtask install`
     /// installs them).
     #[command(hide = true)]

@@ -22,7 +22,7 @@ use crate::verdict::Proto;
 pub type Body = fn(&[u8]);
 
 /// Every target: its name (the file under `fuzz/fuzz_targets/` and the corpus folder) and body.
-pub const TARGETS: [(&str, Body); 8] = [
+pub const TARGETS: [(&str, Body); 9] = [
     ("target_spec", target_spec),
     ("target_file", target_file),
     ("port_list", port_list),
@@ -31,6 +31,7 @@ pub const TARGETS: [(&str, Body); 8] = [
     ("os_replies", os_replies),
     ("frame", frame),
     ("services", services),
+    ("merge", merge),
 ];
 
 /// A command-line target (`198.18.0.0/15`, `198.18.0-3.1-254`, ...).
@@ -166,6 +167,32 @@ pub fn services(data: &[u8]) {
             .named()
             .all(|number| protocols.name(number).is_some())
     );
+}
+
+/// `scanner merge`'s inputs: the bytes up to the first NUL one file, the rest another. What
+/// it writes must read back: merging the merged output alone gives it again.
+pub fn merge(data: &[u8]) {
+    let (first, second) = match data.iter().position(|&b| b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &data[..0]),
+    };
+    let inputs = [first, second].map(|bytes| crate::merge::Input {
+        name: "fuzzed".to_owned(),
+        text: String::from_utf8_lossy(bytes).into_owned(),
+    });
+    let mut out = Vec::new();
+    match crate::merge::merge(&inputs, &mut out) {
+        Ok(_) => {
+            let again = [crate::merge::Input {
+                name: "merged".to_owned(),
+                text: String::from_utf8(out).expect("merge writes UTF-8"),
+            }];
+            if let Err(err) = crate::merge::merge(&again, &mut Vec::new()) {
+                panic!("a merged report does not read back: {err}");
+            }
+        }
+        Err(err) => one_line(&err),
+    }
 }
 
 /// The round of OS probes [`os_replies`] answers: the lab's addresses, fixed ports and ids.

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod discovery;
 pub mod engine;
 pub mod fuzz;
+pub mod merge;
 pub mod order;
 pub mod os;
 pub mod osscan;

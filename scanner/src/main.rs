@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use scanner::{
     app,
     cli::{self, Cli, Command},
+    merge,
     plan::InputError,
     responder,
 };
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command.take() {
         Some(Command::Responder(args)) => responder::run(args),
+        Some(Command::Merge(args)) => merge::run(args),
         Some(Command::Generate { what }) => what
             .write(&mut std::io::stdout().lock())
             .map(|()| ExitCode::SUCCESS)

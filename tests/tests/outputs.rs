@@ -614,3 +614,109 @@ fn a_full_disk_or_a_missing_directory_is_one_line_and_exit_1() {
         )
     );
 }
+
+/// `scanner merge`: three shards' -oJ, -oC and -oX joined hold what one scan of the whole
+/// reports: every answered port's state, in JSON, CSV (but the timestamps) and an XML report
+/// valid against nmap.dtd that python-libnmap reads alike, and of the silent ports those each
+/// shard listed. Shards split (address, port) pairs, so most hosts are in every shard; a shard
+/// in which a host answered nothing does not list it, so that host's silent ports of that
+/// shard are the one thing the merge lacks (README.md, "Many machines").
+#[test]
+fn merged_shards_hold_the_whole_scan_in_every_format() {
+    let Some(lab) = common::lab(LabConfig::default()) else {
+        return;
+    };
+    let scratch = Scratch::new("merge");
+    let scan = |name: &str, shard: Option<u32>| {
+        let mut command = scanner(&lab);
+        command.args([
+            "-sS",
+            "--reason",
+            "-p",
+            "22,23,80,8081,8082",
+            "198.18.128.0/28",
+        ]);
+        command.args(["--seed", "11", "--wait", "1"]);
+        if let Some(shard) = shard {
+            command.args(["--shards", "3", "--shard", &shard.to_string()]);
+        }
+        for (flag, ext) in [("-oJ", "jsonl"), ("-oC", "csv"), ("-oX", "xml")] {
+            command.args([flag, &scratch.path(&format!("{name}.{ext}"))]);
+        }
+        run(&mut command);
+    };
+    scan("whole", None);
+    for shard in 0..3 {
+        scan(&format!("shard{shard}"), Some(shard));
+    }
+    for ext in ["jsonl", "csv", "xml"] {
+        let inputs: Vec<String> = (0..3)
+            .map(|shard| scratch.path(&format!("shard{shard}.{ext}")))
+            .collect();
+        let output = Command::new(common::scanner_bin())
+            .args(["merge", "-o", &scratch.path(&format!("merged.{ext}"))])
+            .args(&inputs)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "merge {ext}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    // 8081 is the lab's dropped port: the silent one.
+    let answered = |states: &BTreeMap<(String, u64), String>| -> Vec<((String, u64), String)> {
+        states
+            .iter()
+            .filter(|((_, port), _)| *port != 8081)
+            .map(|(key, state)| (key.clone(), state.clone()))
+            .collect()
+    };
+    let merged = json_states(&scratch.path("merged.jsonl"));
+    let whole = json_states(&scratch.path("whole.jsonl"));
+    assert_eq!(whole.len(), 16 * 5, "{whole:?}");
+    assert_eq!(answered(&merged), answered(&whole), "-oJ");
+    assert!(
+        merged
+            .iter()
+            .all(|(key, state)| whole.get(key) == Some(state)),
+        "-oJ"
+    );
+
+    // Every CSV column but the last, the reply's timestamp.
+    let rows = |file: &str| -> std::collections::BTreeSet<String> {
+        fs::read_to_string(scratch.path(file))
+            .unwrap()
+            .lines()
+            .map(|line| {
+                line.rsplit_once(',')
+                    .map_or(line, |(rest, _)| rest)
+                    .to_owned()
+            })
+            .collect()
+    };
+    let (merged, whole) = (rows("merged.csv"), rows("whole.csv"));
+    assert!(whole.len() > 60, "{whole:?}");
+    let loud = |rows: &std::collections::BTreeSet<String>| -> Vec<String> {
+        rows.iter()
+            .filter(|row| !row.contains("no-response"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(loud(&merged), loud(&whole), "-oC");
+    assert!(merged.is_subset(&whole), "-oC");
+
+    let merged_xml = scratch.path("merged.xml");
+    assert_valid_xml(&merged_xml);
+    let lines =
+        |path: &str| -> std::collections::BTreeSet<String> { libnmap(path).into_iter().collect() };
+    let (merged, whole) = (lines(&merged_xml), lines(&scratch.path("whole.xml")));
+    assert!(whole.len() >= 16 * 4, "{whole:?}");
+    assert_eq!(
+        loud(&merged),
+        loud(&whole),
+        "-oX as python-libnmap reads it"
+    );
+    assert!(merged.is_subset(&whole), "-oX");
+}
