@@ -138,8 +138,28 @@ fn blocked_and_internet_scale_scans() {
     let args = ["-p", "80", "0.0.0.0/1"];
     assert_error_line(scanner_with_policy(&[], &args), &args, "--rate");
     assert_input_error(
-        &["-p", "80", "--shards", "4", "--shard", "4", "198.18.0.1"],
+        &[
+            "-p",
+            "80",
+            "--seed",
+            "1",
+            "--shards",
+            "4",
+            "--shard",
+            "4",
+            "198.18.0.1",
+        ],
         "--shard 4",
+    );
+    // Shards of different permutations would overlap.
+    assert_input_error(
+        &["-p", "80", "--shards", "4", "--shard", "1", "198.18.0.1"],
+        "--shards 4 needs --seed",
+    );
+    // Neither --shard nor a scheduler's index.
+    assert_input_error(
+        &["-p", "80", "--seed", "1", "--shards", "4", "198.18.0.1"],
+        "--shards 4 without --shard",
     );
     assert_input_error(
         &["-p", "80", "--max-targets", "0", "198.18.0.1"],
