@@ -256,6 +256,13 @@ fn compare_seq(nmap: &[(String, String)], ours: &[(String, String)]) {
         let (Some(a), Some(b)) = (get(ours, attr), get(nmap, attr)) else {
             continue;
         };
+        // A random-ISN stack's GCD is whatever five random differences share: 1 mostly, 2 or
+        // 4 now and then (one round in a few hundred has 4), for nmap as for us. nmap-os-db
+        // matches such stacks by GCD=1-6, so any two values in that range say the same.
+        let small = |v: &str| i64::from_str_radix(v, 16).is_ok_and(|v| (1..=6).contains(&v));
+        if attr == "GCD" && small(&a) && small(&b) {
+            continue;
+        }
         match (i64::from_str_radix(&a, 16), i64::from_str_radix(&b, 16)) {
             (Ok(x), Ok(y)) => assert!(
                 (x - y).abs() <= tolerance,
