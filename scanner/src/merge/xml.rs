@@ -2,7 +2,11 @@
 //! once. Shards split (address, port) pairs, so one host may be in several inputs, each with
 //! some of its ports: its `port` elements are joined (each port once), its `extraports` added
 //! up by state and reason (counts summed, port ranges joined), the rest of it (status, OS)
-//! taken from its first input. One `runstats` closes the report: the latest finish, the
+//! taken from its first input. A shard lists only the hosts that answered it, so a host up
+//! overall may lack the silent ports of a shard it answered nothing in: when every input is a
+//! shard of one scan (the same `scaninfo`) and none ended in error, the ports of `scaninfo`
+//! that no input lists for a host get the scan's silent state (`no-response`), listed or
+//! folded as nmap would. One `runstats` closes the report: the latest finish, the
 //! longest run, an error if any input ended in one, the hosts up counted, and the addresses
 //! those of the inputs (one scan's shards share theirs; different scans add up). Inputs are
 //! read with quick-xml, so a truncated or malformed file is refused by name instead of
@@ -20,14 +24,18 @@ use quick_xml::{
 
 use super::{Input, Merged};
 use crate::{
-    output::xml::escape,
-    report::{RunEnd, RunStats, port_ranges},
+    output::xml::{escape, write_port},
+    report::{PortEntry, RunEnd, RunStats, port_ranges},
+    services::Services,
+    verdict::{PortState, Proto, Reason},
 };
 
 /// What one input holds.
 struct Report<'a> {
     /// Everything before the first host (or the run statistics).
     head: &'a str,
+    /// Its `scaninfo`: the scan type, the protocol and the ports.
+    scan: Option<ScanInfo>,
     hosts: Vec<Host<'a>>,
     finished: Finished,
 }
@@ -54,6 +62,33 @@ struct Extra {
 
 /// An `extrareasons` element: (reason, proto), then (count, ports).
 type ExtraReason = ((String, String), (u64, BTreeSet<u16>));
+
+/// A `scaninfo` element.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ScanInfo {
+    kind: String,
+    protocol: String,
+    services: BTreeSet<u16>,
+}
+
+impl ScanInfo {
+    /// The state silence gives in this scan type (nmap's: -sS and -sY `filtered`, -sZ and
+    /// -sO `open|filtered`), and the protocol; `None` for a type merge does not know.
+    fn silence(&self) -> Option<(PortState, Proto)> {
+        let state = match self.kind.as_str() {
+            "syn" | "sctpinit" => PortState::Filtered,
+            "sctpcookieecho" | "ipproto" => PortState::OpenFiltered,
+            _ => return None,
+        };
+        let proto = match self.protocol.as_str() {
+            "tcp" => Proto::Tcp,
+            "sctp" => Proto::Sctp,
+            "ip" => Proto::Ip,
+            _ => return None,
+        };
+        Some((state, proto))
+    }
+}
 
 /// The run statistics of one input, or of all together.
 #[derive(Debug, Default)]
@@ -86,8 +121,18 @@ pub fn merge(inputs: &[Input], out: &mut Vec<u8>) -> Result<Merged, String> {
             None => order.push(vec![host]),
         }
     }
+    // Silence is filled in only for the shards of one scan that all ran to their end: a
+    // probe another input never sent is not silent.
+    let one_scan = reports.iter().all(|report| report.scan == reports[0].scan)
+        && reports.iter().all(|report| report.finished.error.is_none());
+    let silence = match (&reports[0].scan, one_scan) {
+        (Some(scan), true) => scan
+            .silence()
+            .map(|(state, proto)| (state, proto, &scan.services)),
+        _ => None,
+    };
     for occurrences in &order {
-        merged.duplicates += write_host(out, occurrences);
+        merged.duplicates += write_host(out, occurrences, silence);
         merged.records += 1;
     }
 
@@ -116,8 +161,11 @@ pub fn merge(inputs: &[Input], out: &mut Vec<u8>) -> Result<Merged, String> {
     Ok(merged)
 }
 
+/// The scan's silent state, its protocol and its ports, when merge may fill silence in.
+type Silence<'a> = Option<(PortState, Proto, &'a BTreeSet<u16>)>;
+
 /// Writes one host from its occurrences; returns how many of their ports were duplicates.
-fn write_host(out: &mut Vec<u8>, occurrences: &[&Host]) -> u64 {
+fn write_host(out: &mut Vec<u8>, occurrences: &[&Host], silence: Silence) -> u64 {
     let first = occurrences[0];
     let Some(after_ports) = first.after_ports else {
         // No ports to join: the host once, as its first input has it.
@@ -151,7 +199,135 @@ fn write_host(out: &mut Vec<u8>, occurrences: &[&Host]) -> u64 {
             }
         }
     }
-    for extra in &extras {
+    let mut silent_ports: Vec<(u16, String)> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut duplicates = 0;
+    let mut ports: Vec<(&(String, String), &str)> = Vec::new();
+    for (key, port) in occurrences.iter().flat_map(|host| &host.ports) {
+        if !seen.insert(key) {
+            duplicates += 1;
+            continue;
+        }
+        ports.push((key, port));
+    }
+    let silent = missing_ports(silence, &ports, &extras);
+    if let Some((state, proto, _)) = silence
+        && !silent.is_empty()
+    {
+        let listed_in_state = ports
+            .iter()
+            .filter(|(_, port)| port.contains(&format!(r#"<state state="{}""#, state.as_str())))
+            .count();
+        let folded = extras.iter().any(|extra| extra.state == state.as_str());
+        if folded || listed_in_state + silent.len() > MAX_PER_STATE {
+            add_to_extraports(&mut extras, state, proto, &silent);
+        } else {
+            silent_ports = silent
+                .iter()
+                .map(|&port| silent_port(state, proto, port))
+                .collect();
+        }
+    }
+    write_extraports(out, &extras);
+    // nmap lists ports by number.
+    let mut listed: Vec<(u32, &str)> = ports
+        .iter()
+        .map(|((_, id), text)| (id.parse().unwrap_or(u32::MAX), *text))
+        .chain(
+            silent_ports
+                .iter()
+                .map(|(port, text)| (u32::from(*port), text.as_str())),
+        )
+        .collect();
+    listed.sort_by_key(|(port, _)| *port);
+    for (_, text) in listed {
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(after_ports.as_bytes());
+    out.push(b'\n');
+    duplicates
+}
+
+/// nmap folds a state once it holds more than this many ports (without -v).
+const MAX_PER_STATE: usize = 25;
+
+/// The scan's ports that neither a `port` element nor an `extraports` range lists.
+fn missing_ports(
+    silence: Silence,
+    ports: &[(&(String, String), &str)],
+    extras: &[Extra],
+) -> Vec<u16> {
+    let Some((_, proto, services)) = silence else {
+        return Vec::new();
+    };
+    let mut known: BTreeSet<u16> = ports
+        .iter()
+        .filter(|((protocol, _), _)| protocol == proto.as_str())
+        .filter_map(|((_, id), _)| id.parse().ok())
+        .collect();
+    for extra in extras {
+        for ((_, reason_proto), (_, listed)) in &extra.reasons {
+            if reason_proto == proto.as_str() {
+                known.extend(listed);
+            }
+        }
+    }
+    services.difference(&known).copied().collect()
+}
+
+fn add_to_extraports(extras: &mut Vec<Extra>, state: PortState, proto: Proto, ports: &[u16]) {
+    let at = match extras
+        .iter()
+        .position(|extra| extra.state == state.as_str())
+    {
+        Some(at) => at,
+        None => {
+            extras.push(Extra {
+                state: state.as_str().to_owned(),
+                count: 0,
+                reasons: Vec::new(),
+            });
+            extras.len() - 1
+        }
+    };
+    let extra = &mut extras[at];
+    extra.count += ports.len() as u64;
+    let key = (
+        Reason::NoResponse.as_str().to_owned(),
+        proto.as_str().to_owned(),
+    );
+    match extra.reasons.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, (count, listed))) => {
+            *count += ports.len() as u64;
+            listed.extend(ports);
+        }
+        None => extra
+            .reasons
+            .push((key, (ports.len() as u64, ports.iter().copied().collect()))),
+    }
+}
+
+/// A silent port's element, as the scan itself writes one.
+fn silent_port(state: PortState, proto: Proto, port: u16) -> (u16, String) {
+    let entry = PortEntry {
+        port,
+        proto,
+        state,
+        reason: Reason::NoResponse,
+        ttl: 0,
+        responder: None,
+        local_port: None,
+        service: Services::global().known_name(proto, port),
+    };
+    let mut text = Vec::new();
+    write_port(&mut text, &entry).expect("writing to memory");
+    let text = String::from_utf8(text).expect("UTF-8");
+    (port, text.trim_end().to_owned())
+}
+
+fn write_extraports(out: &mut Vec<u8>, extras: &[Extra]) {
+    for extra in extras {
         out.extend_from_slice(
             format!(
                 "<extraports state=\"{}\" count=\"{}\">\n",
@@ -174,19 +350,6 @@ fn write_host(out: &mut Vec<u8>, occurrences: &[&Host]) -> u64 {
         }
         out.extend_from_slice(b"</extraports>\n");
     }
-    let mut seen = HashSet::new();
-    let mut duplicates = 0;
-    for (key, port) in occurrences.iter().flat_map(|host| &host.ports) {
-        if !seen.insert(key) {
-            duplicates += 1;
-            continue;
-        }
-        out.extend_from_slice(port.as_bytes());
-        out.push(b'\n');
-    }
-    out.extend_from_slice(after_ports.as_bytes());
-    out.push(b'\n');
-    duplicates
 }
 
 fn write_runstats(out: &mut Vec<u8>, all: &Finished, up: u64, total: u64) {
@@ -238,6 +401,7 @@ fn read(text: &str) -> Result<Report<'_>, String> {
     let mut finished = None;
     let mut in_runstats = false;
     let mut closed = false;
+    let mut scan = None;
     loop {
         let before = reader.buffer_position() as usize;
         let event = reader
@@ -310,6 +474,16 @@ fn read(text: &str) -> Result<Report<'_>, String> {
                 if in_runstats && depth == 2 {
                     read_runstats(&tag, finished.get_or_insert_with(Finished::default))?;
                 }
+                if depth == 1 && tag.name().into_inner() == "scaninfo" && scan.is_none() {
+                    scan = Some(ScanInfo {
+                        kind: attribute(&tag, "type")?.unwrap_or_default(),
+                        protocol: attribute(&tag, "protocol")?.unwrap_or_default(),
+                        services: match attribute(&tag, "services")? {
+                            Some(ranges) => parse_ranges(&ranges)?,
+                            None => BTreeSet::new(),
+                        },
+                    });
+                }
             }
             Event::End(tag) => {
                 depth = depth
@@ -351,6 +525,7 @@ fn read(text: &str) -> Result<Report<'_>, String> {
     let head_end = head_end.ok_or("no host and no runstats element")?;
     Ok(Report {
         head: &text[..head_end],
+        scan,
         hosts,
         finished,
     })
@@ -411,7 +586,7 @@ fn extra_reasons(tag: &BytesStart) -> Result<ExtraReason, String> {
 
 /// `22-25,80`, as `extrareasons ports=` lists them.
 fn parse_ranges(ranges: &str) -> Result<BTreeSet<u16>, String> {
-    let bad = || format!("extrareasons: ports={ranges:?} is not a list of port ranges");
+    let bad = || format!("ports={ranges:?} is not a list of port ranges");
     let mut ports = BTreeSet::new();
     for part in ranges.split(',').filter(|part| !part.is_empty()) {
         let (low, high) = part.split_once('-').unwrap_or((part, part));
@@ -576,6 +751,42 @@ mod tests {
             "{text}"
         );
         read(&text).unwrap();
+    }
+
+    /// Shards of one scan that ran to their end: the ports no shard lists for a host get the
+    /// scan's silent state; after an error, nothing is filled in.
+    #[test]
+    fn silence_no_shard_could_list_is_filled_in_from_scaninfo() {
+        let shard = |port: &str, exit: &str| {
+            format!(
+                "<nmaprun>\n<scaninfo type=\"syn\" protocol=\"tcp\" numservices=\"3\" \
+                 services=\"22-23,8081\"/>\n<host><status state=\"up\"/>\n<address \
+                 addr=\"198.18.128.1\" addrtype=\"ipv4\"/>\n<ports>{port}</ports>\n</host>\n\
+                 <runstats><finished time=\"5\" timestr=\"T\" elapsed=\"1.00\" exit=\"{exit}\"/>\
+                 <hosts up=\"1\" down=\"0\" total=\"1\"/>\n</runstats>\n</nmaprun>\n"
+            )
+        };
+        let port = |n: u16, state: &str| {
+            format!("<port protocol=\"tcp\" portid=\"{n}\"><state state=\"{state}\"/></port>\n")
+        };
+        let merged = |exit: &str| {
+            let a = shard(&port(22, "open"), "success");
+            let b = shard(&port(23, "closed"), exit);
+            let mut out = Vec::new();
+            merge(&[input("a", &a), input("b", &b)], &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let text = merged("success");
+        assert!(
+            text.contains(
+                r#"<port protocol="tcp" portid="8081"><state state="filtered" reason="no-response" reason_ttl="0"/>"#
+            ),
+            "{text}"
+        );
+        // By port number: 22, 23, 8081.
+        let at = |port: &str| text.find(&format!(r#"portid="{port}""#)).unwrap();
+        assert!(at("22") < at("23") && at("23") < at("8081"), "{text}");
+        assert!(!merged("error").contains(r#"portid="8081""#));
     }
 
     #[test]

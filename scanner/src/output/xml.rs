@@ -238,7 +238,7 @@ fn write_ports(out: &mut impl Write, scan: &ScanInfo, host: &HostReport) -> io::
 }
 
 /// One `port` element, on its line.
-fn write_port(out: &mut impl Write, entry: &PortEntry) -> io::Result<()> {
+pub(crate) fn write_port(out: &mut impl Write, entry: &PortEntry) -> io::Result<()> {
     write!(
         out,
         r#"<port protocol="{}" portid="{}"><state state="{}" reason="{}" reason_ttl="{}""#,
