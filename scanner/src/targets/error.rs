@@ -54,6 +54,14 @@ pub enum SpecError {
     /// An octet range such as `9-3`.
     #[error("octet range {0:?} is reversed (start is after end)")]
     ReversedOctetRange(String),
+    /// Octet ranges in front of a partial last octet that would make more separate ranges
+    /// than a target may (`1-.1-.*.10`: 14 million): a line of a file must not cost
+    /// gigabytes.
+    #[error(
+        "expands to {0} separate address ranges, more than the {MAX_SPEC_RANGES} one target may \
+         (octet ranges before a partial octet multiply): give CIDR blocks or fewer octet ranges"
+    )]
+    TooManyRanges(u64),
     /// A comma list with an empty item, such as `1,,2` or `1,`.
     #[error("empty item in octet list {0:?}")]
     EmptyListItem(String),
@@ -137,3 +145,7 @@ impl TargetError {
         }
     }
 }
+
+/// The most separate ranges one target spec may expand to (8 MiB of ranges): `10.*.*.1` (65536)
+/// passes, `*.*.*.1` (16.7 million) does not.
+pub const MAX_SPEC_RANGES: u64 = 1 << 20;
