@@ -191,8 +191,8 @@ impl RawSocket {
         })
     }
 
-    /// Sends one forged datagram; it must be addressed to the lab's scanner.
-    fn send(&mut self, datagram: &[u8]) {
+    /// `sendto(2)` of one forged datagram to the lab's scanner; what the kernel returned.
+    fn sendto(&self, datagram: &[u8]) -> isize {
         let dst = Ipv4Addr::from(<[u8; 4]>::try_from(&datagram[16..20]).unwrap());
         assert_eq!(
             dst, SCANNER_IP,
@@ -203,7 +203,7 @@ impl RawSocket {
         to.sin_family = libc::AF_INET as libc::sa_family_t;
         to.sin_addr.s_addr = u32::from(dst).to_be();
         // SAFETY: buffer and address are valid for the lengths given.
-        let sent = unsafe {
+        unsafe {
             libc::sendto(
                 self.fd.as_raw_fd(),
                 datagram.as_ptr().cast(),
@@ -212,7 +212,12 @@ impl RawSocket {
                 (&raw const to).cast(),
                 mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
             )
-        };
+        }
+    }
+
+    /// Sends one forged datagram; it must be addressed to the lab's scanner.
+    fn send(&mut self, datagram: &[u8]) {
+        let sent = self.sendto(datagram);
         assert_eq!(
             sent,
             datagram.len() as isize,
@@ -230,23 +235,7 @@ impl RawSocket {
     /// Sends one forged datagram as fast as the kernel takes it, no breather: a flood. A full
     /// queue (ENOBUFS) is what a flood meets; only datagrams the kernel accepted are counted.
     fn flood(&mut self, datagram: &[u8]) {
-        debug_assert_eq!(&datagram[16..20], &SCANNER_IP.octets());
-        // SAFETY: a zeroed sockaddr_in is valid; the fields are set below.
-        let mut to: libc::sockaddr_in = unsafe { mem::zeroed() };
-        to.sin_family = libc::AF_INET as libc::sa_family_t;
-        to.sin_addr.s_addr = u32::from(SCANNER_IP).to_be();
-        // SAFETY: buffer and address are valid for the lengths given.
-        let sent = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                datagram.as_ptr().cast(),
-                datagram.len(),
-                0,
-                (&raw const to).cast(),
-                mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
-        };
-        if sent == datagram.len() as isize {
+        if self.sendto(datagram) == datagram.len() as isize {
             self.sent += 1;
         } else {
             let err = io::Error::last_os_error();

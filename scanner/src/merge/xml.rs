@@ -214,9 +214,10 @@ fn write_host(out: &mut Vec<u8>, occurrences: &[&Host], silence: Silence) -> u64
     if let Some((state, proto, _)) = silence
         && !silent.is_empty()
     {
+        let in_state = format!(r#"<state state="{}""#, state.as_str());
         let listed_in_state = ports
             .iter()
-            .filter(|(_, port)| port.contains(&format!(r#"<state state="{}""#, state.as_str())))
+            .filter(|(_, port)| port.contains(&in_state))
             .count();
         let folded = extras.iter().any(|extra| extra.state == state.as_str());
         if folded || listed_in_state + silent.len() > MAX_PER_STATE {
