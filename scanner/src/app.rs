@@ -239,6 +239,7 @@ fn scan_options(
         rate: Some(rate),
         retries: cli.retries,
         wait: cli.wait,
+        answered_window: cli.answered_window,
         max_runtime: cli.max_runtime,
         send_path: cli.send_path,
         ring_bytes: ring_bytes_for(rate),
@@ -257,9 +258,11 @@ fn scan_options(
 const RING_SLACK_PER_SEC: u64 = 4;
 /// Each record costs its 32 bytes plus the ring's 8-byte header.
 const RING_BYTES_PER_RECORD: u64 = 40;
-const MAX_RING_BYTES: u64 = 1 << 26;
+/// 32 MiB, mapped twice by the kernel (the ring wraps around through a second mapping), so
+/// up to 64 MiB of the memory budget.
+const MAX_RING_BYTES: u64 = 1 << 25;
 
-/// The ring buffer size for `rate`: a power of two, at least the default, at most 64 MiB.
+/// The ring buffer size for `rate`: a power of two, at least the default, at most 32 MiB.
 fn ring_bytes_for(rate: u64) -> u32 {
     let wanted = rate / RING_SLACK_PER_SEC * RING_BYTES_PER_RECORD;
     wanted
@@ -330,6 +333,8 @@ fn scan<P: Probe + 'static>(
     outputs.begin(&scan_info)?;
     let services = Services::global();
     let Stages { runtime, stop, .. } = stages;
+    // What -O needs of the port scan: per host, its first reply and lowest open and closed port.
+    let mut os_candidates = os.is_some().then(OsCandidates::default);
     let outcome = runtime.block_on(async {
         engine::run(
             Arc::clone(&probe),
@@ -338,6 +343,9 @@ fn scan<P: Probe + 'static>(
             options,
             Arc::clone(stop),
             |result| {
+                if let Some(candidates) = &mut os_candidates {
+                    candidates.add(result);
+                }
                 let entry = report::build::entry(result, services);
                 Ok(outputs.decided(&scan_info, result.ip, &entry)?)
             },
@@ -346,7 +354,7 @@ fn scan<P: Probe + 'static>(
     })?;
     let found_os = match &os {
         Some(os) if !outcome.stats.interrupted && outcome.stats.sent.fault.is_none() => Some(
-            detect_os(cli, os, options, runtime, &outcome.results, stop)?,
+            detect_os(cli, os, options, runtime, os_candidates.as_ref(), stop)?,
         ),
         _ => None,
     };
@@ -386,6 +394,13 @@ fn scan<P: Probe + 'static>(
             listed
         }
         HostTables::Streaming(answered_pairs) => {
+            if !answered_pairs.lists_silence() {
+                eprintln!(
+                    "scanner: note: over {} ports answered, too many to remember which: the \
+                     streamed outputs hold the replies, and silent ports are in the totals only",
+                    report::tables::MAX_PAIRS
+                );
+            }
             let silent = report::build::silent_ports(
                 &answered_pairs,
                 &space,
@@ -408,7 +423,9 @@ fn scan<P: Probe + 'static>(
             let mut os_hosts: Vec<(Ipv4Addr, OsReport)> = os_reports.drain().collect();
             os_hosts.sort_unstable_by_key(|(ip, _)| *ip);
             for (ip, os) in os_hosts {
-                let up = first_reply(&outcome.results, ip);
+                let up = os_candidates
+                    .as_ref()
+                    .map_or(HostUp::UserSet, |candidates| candidates.first_reply(ip));
                 let host = HostReport {
                     ip,
                     up,
@@ -494,10 +511,10 @@ fn detect_os(
     os: &OsStage,
     options: &ScanOptions,
     runtime: &tokio::runtime::Runtime,
-    results: &[crate::results::ScanResult],
+    candidates: Option<&OsCandidates>,
     stop: &Arc<Stop>,
 ) -> Result<FoundOs> {
-    let targets = os_targets(results);
+    let targets = candidates.map(OsCandidates::targets).unwrap_or_default();
     let os_options = OsOptions {
         interface: options.interface.clone(),
         addrs: os.addrs,
@@ -547,17 +564,6 @@ fn detect_os(
     })
 }
 
-/// Why `ip` is up: its first reply.
-fn first_reply(results: &[crate::results::ScanResult], ip: Ipv4Addr) -> HostUp {
-    results
-        .iter()
-        .find(|result| result.ip == ip)
-        .map_or(HostUp::UserSet, |first| HostUp::Replied {
-            reason: first.reason,
-            ttl: first.ttl,
-        })
-}
-
 /// What every output's head says about the scan.
 fn scan_info(cli: &Cli, plan: &Plan, source_ip: Ipv4Addr) -> ScanInfo {
     let mut ports: Vec<u16> = plan.ports.iter().collect();
@@ -576,26 +582,45 @@ fn scan_info(cli: &Cli, plan: &Plan, source_ip: Ipv4Addr) -> ScanInfo {
 }
 
 /// The hosts -O probes: each that answered the port scan, with its lowest open and lowest
-/// closed port (nmap takes the first of each in port order).
-fn os_targets(results: &[crate::results::ScanResult]) -> Vec<OsTarget> {
-    let mut hosts: BTreeMap<Ipv4Addr, OsTarget> = BTreeMap::new();
-    for result in results {
-        let host = hosts.entry(result.ip).or_insert(OsTarget {
-            address: result.ip,
-            open_tcp_port: None,
-            closed_tcp_port: None,
-        });
+/// closed port (nmap takes the first of each in port order), and its first reply (why it is up).
+#[derive(Default)]
+struct OsCandidates {
+    hosts: BTreeMap<Ipv4Addr, (OsTarget, HostUp)>,
+}
+
+impl OsCandidates {
+    fn add(&mut self, result: &crate::results::ScanResult) {
+        let (host, _) = self.hosts.entry(result.ip).or_insert((
+            OsTarget {
+                address: result.ip,
+                open_tcp_port: None,
+                closed_tcp_port: None,
+            },
+            HostUp::Replied {
+                reason: result.reason,
+                ttl: result.ttl,
+            },
+        ));
         let slot = match result.state {
             PortState::Open => &mut host.open_tcp_port,
             PortState::Closed => &mut host.closed_tcp_port,
-            _ => continue,
+            _ => return,
         };
         *slot = Some(slot.map_or(result.port, |port| port.min(result.port)));
     }
-    hosts
-        .into_values()
-        .filter(|host| host.open_tcp_port.is_some() || host.closed_tcp_port.is_some())
-        .collect()
+
+    fn targets(&self) -> Vec<OsTarget> {
+        self.hosts
+            .values()
+            .map(|(host, _)| *host)
+            .filter(|host| host.open_tcp_port.is_some() || host.closed_tcp_port.is_some())
+            .collect()
+    }
+
+    /// Why `ip` is up: its first reply.
+    fn first_reply(&self, ip: Ipv4Addr) -> HostUp {
+        self.hosts.get(&ip).map_or(HostUp::UserSet, |(_, up)| *up)
+    }
 }
 
 /// Ctrl-C, SIGTERM and SIGHUP end the scan early, in two steps (see [`Stop`]); results so far

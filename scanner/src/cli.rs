@@ -131,6 +131,11 @@ pub struct Cli {
           allow_negative_numbers = true, value_parser = any_u32)]
     pub retries: u32,
 
+    /// Keep only a window of recent answers, and retry from it, whatever the scan's size (what
+    /// scans of more than 2^27 probes do; for tests and benchmarks).
+    #[arg(long, hide = true)]
+    pub answered_window: bool,
+
     /// Send on this interface instead of the one routing to the first target.
     #[arg(
         short = 'e',

@@ -41,18 +41,21 @@ pub fn ping<P: Probe + 'static>(
     let plan = Arc::new(
         WalkPlan::new(space.len(), seed, 0, 1, 1, None).context("planning the ping stage")?,
     );
+    let mut up = TargetSet::builder();
     let outcome = runtime.block_on(engine::run(
         Arc::new(probe),
         space,
         plan,
         options,
         stop,
-        |_| Ok(()),
+        |result| {
+            // A router's error says nothing of the host.
+            if result.responder.is_none() {
+                up.add_addr(result.ip);
+            }
+            Ok(())
+        },
     ))?;
-    let mut up = TargetSet::builder();
-    for result in outcome.results.iter().filter(|r| r.responder.is_none()) {
-        up.add_addr(result.ip);
-    }
     Ok(Discovered {
         up: up.build(),
         pinged,

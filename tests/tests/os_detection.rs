@@ -252,7 +252,9 @@ fn compare_seq(nmap: &[(String, String)], ours: &[(String, String)]) {
     for attr in ["TI", "CI", "II", "SS"] {
         assert_eq!(get(ours, attr), get(nmap, attr), "SEQ.{attr}");
     }
-    for (attr, tolerance) in [("GCD", 2), ("SP", 0x20), ("ISR", 0x10), ("TS", 2)] {
+    // SP and ISR are rates over the probes' send times: five rounds of ours on one busy machine
+    // spread over 0x1A (ISR F4 to 10E), so the bound is that spread, not a tighter one.
+    for (attr, tolerance) in [("GCD", 2), ("SP", 0x20), ("ISR", 0x20), ("TS", 2)] {
         let (Some(a), Some(b)) = (get(ours, attr), get(nmap, attr)) else {
             continue;
         };

@@ -8,6 +8,7 @@ pub mod retry;
 pub mod sender;
 pub mod stop;
 pub mod summary;
+pub mod trail;
 
 use std::{
     net::Ipv4Addr,
@@ -70,6 +71,8 @@ pub struct ScanOptions {
     pub rate: Option<u64>,
     pub retries: u32,
     pub wait: Duration,
+    /// Keep a window of recent answers whatever the scan's size (see [`Answered`]).
+    pub answered_window: bool,
     /// Stop sending after this long.
     pub max_runtime: Option<Duration>,
     pub send_path: SendPath,
@@ -90,6 +93,8 @@ pub struct ScanStats {
     pub send_paths: Vec<SendPath>,
     pub replies: u64,
     pub answered: u64,
+    /// Answers a full answered window could not remember (see `answered::Window`).
+    pub unrecorded: u64,
     pub discarded: Discarded,
     pub xdp: XdpCounters,
     pub attach_mode: AttachMode,
@@ -112,7 +117,6 @@ impl ScanStats {
 }
 
 pub struct ScanOutcome {
-    pub results: Vec<ScanResult>,
     pub stats: ScanStats,
 }
 
@@ -154,7 +158,10 @@ pub async fn run<P: Probe + 'static>(
     };
     // Everything privileged is open: the program attached, its ring mapped, the sockets bound.
     options.after_setup.apply()?;
-    let answered = Arc::new(Answered::new(space.len()));
+    let answered = Arc::new(match options.answered_window {
+        true => Answered::window(options.retries, options.wait),
+        false => Answered::for_scan(space.len(), options.retries, options.wait),
+    });
     let progress = Arc::new(SendProgress::default());
     let job = SendJob {
         probe: Arc::clone(&probe),
@@ -190,6 +197,7 @@ pub async fn run<P: Probe + 'static>(
             }
             Event::SenderDone(joined) => break joined,
             Event::Tick => {
+                answered.rotate_if_due(std::time::Instant::now());
                 reader.flush_capture();
                 status.update(Snapshot {
                     elapsed: started.elapsed(),
@@ -210,7 +218,7 @@ pub async fn run<P: Probe + 'static>(
         .context("sending probes")?;
     ring.drain_now(&mut reader);
     let replies = reader.replies;
-    let (results, discarded) = reader.finish()?;
+    let discarded = reader.finish()?;
     let xdp = filter.counters()?;
     let attach_mode = filter.mode();
     drop(filter); // detach before reporting
@@ -227,6 +235,7 @@ pub async fn run<P: Probe + 'static>(
             send_paths,
             replies,
             answered: answered.count(),
+            unrecorded: answered.unrecorded(),
             discarded,
             xdp,
             attach_mode,
@@ -234,7 +243,6 @@ pub async fn run<P: Probe + 'static>(
             interrupted: stop.requested(),
             captured,
         },
-        results,
     })
 }
 
@@ -251,7 +259,7 @@ pub fn dry_run<P: Probe + 'static>(
         probe,
         space,
         plan,
-        answered: Arc::new(Answered::new(0)),
+        answered: Arc::new(Answered::exact(0)),
         key: Key {
             k0: rand::random(),
             k1: rand::random(),

@@ -1,6 +1,6 @@
 //! The user-space end of the reply path: records from the ring become results (once per
-//! probe, through the classifier) and are streamed to the output; frame copies go to the
-//! capture.
+//! probe, through the classifier) and are streamed to the output as they are decided, none
+//! kept; frame copies go to the capture.
 
 use anyhow::Result;
 use scanner_common::{FrameCopy, ReplyRecord};
@@ -23,7 +23,6 @@ pub struct Reader<'a, P, F> {
     on_result: F,
     /// Raised when a result cannot be written: the scan stops at once rather than lose results.
     stop: &'a Stop,
-    pub results: Vec<ScanResult>,
     /// Records read, and the probes they showed open.
     pub replies: u64,
     pub hits: u64,
@@ -43,7 +42,6 @@ impl<'a, P: Probe, F: FnMut(&ScanResult) -> Result<()>> Reader<'a, P, F> {
             classifier,
             on_result,
             stop,
-            results: Vec::new(),
             replies: 0,
             hits: 0,
             sink_error: None,
@@ -58,12 +56,12 @@ impl<'a, P: Probe, F: FnMut(&ScanResult) -> Result<()>> Reader<'a, P, F> {
         }
     }
 
-    /// The results, and why some records made none; or the error that stopped the output.
-    pub fn finish(mut self) -> Result<(Vec<ScanResult>, Discarded)> {
+    /// Why some records made no result; or the error that stopped the output.
+    pub fn finish(mut self) -> Result<Discarded> {
         self.flush_capture();
         match self.sink_error {
             Some(err) => Err(err.context("writing results")),
-            None => Ok((self.results, self.classifier.discarded)),
+            None => Ok(self.classifier.discarded),
         }
     }
 }
@@ -75,7 +73,6 @@ impl<P: Probe, F: FnMut(&ScanResult) -> Result<()>> ReplySink for Reader<'_, P, 
             classifier,
             on_result,
             stop,
-            results,
             hits,
             sink_error,
             ..
@@ -88,7 +85,6 @@ impl<P: Probe, F: FnMut(&ScanResult) -> Result<()>> ReplySink for Reader<'_, P, 
                 *sink_error = Some(err);
                 stop.now();
             }
-            results.push(result);
         });
     }
 

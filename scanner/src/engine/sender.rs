@@ -15,9 +15,10 @@ use std::{
 use scanner_common::cookie::{Cookie, Key};
 
 use super::{
-    answered::Answered,
+    answered::{Answered, MAX_WINDOW_RETRIES},
     retry::{Retries, RetryPolicy},
     stop::Stop,
+    trail::{Marks, Trailing},
 };
 use crate::{
     capture::{Batch, Capture, Direction, clock::monotonic_ns},
@@ -111,6 +112,15 @@ impl<P: Probe> SendJob<P> {
     /// each; returns early when every probe is answered, `stop` is raised or time is up, and
     /// at once when the interface refuses to send (the report says why, in `fault`).
     pub fn run<S: FrameSender>(self, senders: &mut [S]) -> io::Result<SendReport> {
+        match self.answered.is_exact() {
+            true => self.run_passes(senders),
+            false => self.run_trailing(senders),
+        }
+    }
+
+    /// A scan small enough for an exact answered set: passes over the whole plan, each
+    /// followed by its wait, while the [`RetryPolicy`] allows.
+    fn run_passes<S: FrameSender>(self, senders: &mut [S]) -> io::Result<SendReport> {
         let threads = senders.len();
         assert_eq!(
             threads,
@@ -302,6 +312,211 @@ impl<P: Probe> SendJob<P> {
     }
 }
 
+impl<P: Probe> SendJob<P> {
+    /// A scan too large for an exact answered set: one walk per thread, with `retries`
+    /// trailing cursors resending what is not answered `wait`, `2 * wait`, ... after it was
+    /// sent (see `engine::trail`); then one wait for the last replies.
+    fn run_trailing<S: FrameSender>(self, senders: &mut [S]) -> io::Result<SendReport> {
+        let threads = senders.len();
+        assert_eq!(
+            threads,
+            self.plan.threads() as usize,
+            "one sender per thread"
+        );
+        let retries = self.retries.min(MAX_WINDOW_RETRIES) as usize;
+        self.progress.pass.store(1, Ordering::Relaxed);
+        let faulted = AtomicBool::new(false);
+        let started = Instant::now();
+        let mut parts = std::thread::scope(|scope| {
+            let workers: Vec<_> = senders
+                .iter_mut()
+                .enumerate()
+                .map(|(thread, sender)| {
+                    let (job, faulted) = (&self, &faulted);
+                    scope.spawn(move || job.send_trailing_part(sender, thread, retries, faulted))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a sender thread panicked")))
+                })
+                .collect::<io::Result<Vec<TrailingSent>>>()
+        })?;
+        let mut report = SendReport {
+            sending: started.elapsed(),
+            walked_per_thread: parts.iter().map(|part| part.walked).collect(),
+            per_pass: vec![0; retries + 1],
+            ..SendReport::default()
+        };
+        for part in &parts {
+            for (total, sent) in report.per_pass.iter_mut().zip(&part.per_cursor) {
+                *total += sent;
+            }
+            report.dropped += part.dropped;
+        }
+        report.per_pass[0] -= report.dropped.min(report.per_pass[0]);
+        while report.per_pass.len() > 1 && report.per_pass.last() == Some(&0) {
+            report.per_pass.pop();
+        }
+        report.fault = parts
+            .iter_mut()
+            .find_map(|part| part.fault.take())
+            .map(|err| SendFault(err.to_string()));
+        if report.fault.is_none() {
+            self.wait_for_replies(&report);
+        }
+        report.out_of_time = self.out_of_time();
+        Ok(report)
+    }
+
+    /// One thread's walk with its trailing cursors; stops when they have all walked the part,
+    /// or at a stop, the deadline or a fault.
+    fn send_trailing_part<S: FrameSender>(
+        &self,
+        sender: &mut S,
+        thread: usize,
+        retries: usize,
+        faulted: &AtomicBool,
+    ) -> io::Result<TrailingSent> {
+        let dropped_before = sender.dropped();
+        let mut sent = TrailingSent {
+            walked: 0,
+            per_cursor: vec![0; retries + 1],
+            dropped: 0,
+            fault: None,
+        };
+        let fault = self
+            .walk_trailing(sender, thread, retries, faulted, &mut sent)
+            .and_then(|()| sender.flush())
+            .err();
+        if fault.is_some() {
+            faulted.store(true, Ordering::Relaxed);
+        }
+        sent.fault = fault;
+        sent.dropped = sender.dropped() - dropped_before;
+        Ok(sent)
+    }
+
+    fn walk_trailing<S: FrameSender>(
+        &self,
+        sender: &mut S,
+        thread: usize,
+        retries: usize,
+        faulted: &AtomicBool,
+        sent: &mut TrailingSent,
+    ) -> io::Result<()> {
+        let threads = self.plan.threads() as u64;
+        let mut pacer = Pacer::new(self.rate.map(|rate| rate.div_ceil(threads)));
+        let batch = pacer.batch_size(sender.max_batch());
+        let mut lead = self.plan.thread_walk(thread as u32);
+        let mut lead_done = false;
+        // Cursor k (from 1) is k waits behind the lead; the oldest sends first.
+        let mut trailing: Vec<Trailing<_>> = (1..=retries)
+            .map(|k| Trailing::new(self.wait * k as u32, self.plan.thread_walk(thread as u32)))
+            .collect();
+        let longest = self.wait * retries as u32;
+        let mut marks = Marks::default();
+        loop {
+            if self.stopped() || self.out_of_time() || faulted.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let now = Instant::now();
+            let mut filled = 0;
+            for k in (0..trailing.len()).rev() {
+                let (before, this_and_after) = trailing.split_at_mut(k);
+                let (cursor, after) = this_and_after.split_first_mut().expect("k < len");
+                let previous = before.last_mut();
+                cursor.resends = previous.as_ref().is_none_or(|p| p.worth_following());
+                let resends = cursor.resends;
+                let last = after.is_empty();
+                let allowed = marks.walked_before(now, cursor.delay);
+                let mut previous = previous;
+                while filled < batch && cursor.walked < allowed {
+                    let Some(index) = cursor.walk.next() else {
+                        break;
+                    };
+                    cursor.walked += 1;
+                    let answered = self.answered.contains(index);
+                    if let Some(previous) = previous.as_deref_mut() {
+                        previous.followed(answered);
+                    }
+                    let resend = resends && !answered;
+                    if !last {
+                        cursor.decided(resend);
+                    }
+                    if resend {
+                        filled += self.fill(sender, filled, index);
+                        sent.per_cursor[k + 1] += 1;
+                    }
+                }
+            }
+            let from_trailing = filled;
+            while filled < batch && !lead_done {
+                match lead.next() {
+                    Some(index) => {
+                        filled += self.fill(sender, filled, index);
+                        sent.walked += 1;
+                    }
+                    None => lead_done = true,
+                }
+            }
+            if filled > 0 {
+                self.flush_batch(sender, &mut pacer, filled, false)?;
+                sent.per_cursor[0] += (filled - from_trailing) as u64;
+                self.progress
+                    .walked
+                    .fetch_add((filled - from_trailing) as u64, Ordering::Relaxed);
+                if retries > 0 {
+                    let now = Instant::now();
+                    marks.push(sent.walked, now);
+                    marks.forget_older(now, longest);
+                }
+                continue;
+            }
+            // Nothing to send now: done, or wait for the next cursor to be due.
+            let next_due = trailing
+                .iter()
+                .filter(|cursor| cursor.walked < sent.walked)
+                .filter_map(|cursor| Some(marks.walked_at(cursor.walked)? + cursor.delay))
+                .min();
+            match next_due {
+                None if lead_done => return Ok(()),
+                None => {}
+                Some(due) => {
+                    let pause = due.saturating_duration_since(Instant::now());
+                    std::thread::sleep(pause.min(Duration::from_millis(10)));
+                }
+            }
+        }
+    }
+
+    /// Writes the probe `index` into slot `slot`; returns 1 (the slot is used) or 0 (the index
+    /// is outside the space).
+    #[inline]
+    fn fill<S: FrameSender>(&self, sender: &mut S, slot: usize, index: u64) -> usize {
+        let Some((target, port)) = self.space.probe(index) else {
+            return 0;
+        };
+        let cookie = Cookie::of(&self.key, &self.probe.id(self.source_ip, target, port));
+        let len = self.probe.patch(sender.slot(slot), target, port, cookie);
+        sender.set_len(slot, len);
+        1
+    }
+}
+
+/// What one thread's trailing walk did.
+struct TrailingSent {
+    /// Probes the lead walked.
+    walked: u64,
+    /// Probes sent by the lead, then by each trailing cursor.
+    per_cursor: Vec<u64>,
+    dropped: u64,
+    fault: Option<io::Error>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,7 +582,7 @@ mod tests {
             probe: Arc::new(probe),
             space: Arc::clone(&space),
             plan,
-            answered: Arc::new(Answered::new(space.len())),
+            answered: Arc::new(Answered::exact(space.len())),
             key: Key { k0: 1, k1: 2 },
             source_ip: Ipv4Addr::new(198, 18, 0, 1),
             rate: None,

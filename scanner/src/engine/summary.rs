@@ -71,6 +71,14 @@ pub fn render(stats: &ScanStats, replies: &Totals, silent: Verdict, scope: &Scop
         stats.xdp.ring_full,
         stats.xdp.bad_cookie
     );
+    if stats.unrecorded > 0 {
+        let _ = writeln!(
+            out,
+            "  note: {} answers came faster than the answered window remembers (see README, \
+             Memory): each may have cost a needless retry and a duplicate",
+            stats.unrecorded
+        );
+    }
     if sent.dropped > 0 {
         let _ = writeln!(
             out,

@@ -134,8 +134,12 @@ impl WalkPlan {
     /// The probes the threads walked in the first pass, given how far each got.
     pub fn walked(&self, per_thread: &[u64]) -> Walked {
         let len = self.permutation.len();
-        if self.whole && per_thread.iter().sum::<u64>() == len {
+        let count = per_thread.iter().sum::<u64>();
+        if self.whole && count == len {
             return Walked::All { len };
+        }
+        if len > crate::engine::answered::EXACT_LIMIT {
+            return Walked::Counted { count };
         }
         let indices = per_thread
             .iter()

@@ -9,6 +9,9 @@ pub enum Walked {
     All { len: u64 },
     /// Only these: one bit per probe.
     Some { bits: Vec<u64>, count: u64 },
+    /// Only this many, of a space too large for a bit per probe: which ones is not known, so
+    /// silence is counted but given to no port.
+    Counted { count: u64 },
 }
 
 impl Walked {
@@ -29,10 +32,15 @@ impl Walked {
         }
     }
 
+    /// Whether [`Self::contains`] tells which probes went out (not so for `Counted`).
+    pub fn knows_which(&self) -> bool {
+        !matches!(self, Self::Counted { .. })
+    }
+
     pub fn count(&self) -> u64 {
         match self {
             Self::All { len } => *len,
-            Self::Some { count, .. } => *count,
+            Self::Some { count, .. } | Self::Counted { count } => *count,
         }
     }
 
@@ -43,6 +51,7 @@ impl Walked {
             Self::Some { bits, .. } => bits
                 .get((index / 64) as usize)
                 .is_some_and(|word| word & (1 << (index % 64)) != 0),
+            Self::Counted { .. } => false,
         }
     }
 
@@ -50,6 +59,7 @@ impl Walked {
     pub fn count_in(&self, range: Range<u64>) -> u64 {
         match self {
             Self::All { len } => range.end.min(*len).saturating_sub(range.start),
+            Self::Counted { .. } => 0,
             Self::Some { bits, .. } => {
                 let mut count = 0;
                 let mut index = range.start;

@@ -8,8 +8,11 @@ use scanner_common::{
 };
 
 use crate::{
-    engine::answered::Answered, order::ScanSpace, probe::Probe, results::ScanResult,
-    verdict::Verdict,
+    engine::answered::Answered,
+    order::ScanSpace,
+    probe::Probe,
+    results::ScanResult,
+    verdict::{PortState, Verdict},
 };
 
 /// Why a record produced no new result.
@@ -68,7 +71,11 @@ impl<'a, P: Probe> Classifier<'a, P> {
             return;
         };
         match self.probe.verdict(record) {
-            Some(verdict) if self.answered.insert(index) => {
+            Some(verdict)
+                if self
+                    .answered
+                    .insert(index, verdict.state == PortState::Open) =>
+            {
                 found(self.result(record, record.port, verdict));
             }
             Some(_) => self.discarded.duplicates += 1,
@@ -76,7 +83,9 @@ impl<'a, P: Probe> Classifier<'a, P> {
         }
         if let Some((port, verdict)) = self.probe.implied(record)
             && let Some(index) = self.space.index_of(target, port)
-            && self.answered.insert(index)
+            && self
+                .answered
+                .insert(index, verdict.state == PortState::Open)
         {
             found(self.result(record, port, verdict));
         }

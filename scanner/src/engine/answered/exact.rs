@@ -1,19 +1,19 @@
-//! Which probes got a conclusive answer: one bit per probe of the scan space, shared lock-free
-//! by the receiver (which sets bits) and the sender (which skips answered probes on retries).
+//! The exact answered set of a scan small enough for it: one bit per probe of the space,
+//! shared lock-free by the receiver (which sets bits) and the sender (which skips answered
+//! probes on retry passes).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub struct Answered {
+pub struct Bitmap {
     bits: Box<[AtomicU64]>,
     count: AtomicU64,
     len: u64,
 }
 
-impl Answered {
+impl Bitmap {
     pub fn new(len: u64) -> Self {
-        let words = len.div_ceil(64) as usize;
         Self {
-            bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            bits: zeroed_words(len.div_ceil(64) as usize),
             count: AtomicU64::new(0),
             len,
         }
@@ -44,9 +44,22 @@ impl Answered {
         self.count.load(Ordering::Relaxed)
     }
 
+    /// The bytes of the bitmap.
+    pub fn bytes(&self) -> u64 {
+        self.bits.len() as u64 * 8
+    }
+
     pub fn all(&self) -> bool {
         self.count() == self.len
     }
+}
+
+/// `words` zeroed atomics from the allocator's zeroed pages: the kernel maps them on first
+/// write, so a sparse set costs only the pages it touches.
+pub(super) fn zeroed_words(words: usize) -> Box<[AtomicU64]> {
+    let words: Box<[u64]> = vec![0u64; words].into_boxed_slice();
+    // SAFETY: AtomicU64 has the size, alignment and bit validity of u64.
+    unsafe { Box::from_raw(Box::into_raw(words) as *mut [AtomicU64]) }
 }
 
 #[cfg(test)]
@@ -55,7 +68,7 @@ mod tests {
 
     #[test]
     fn counts_each_index_once() {
-        let set = Answered::new(130);
+        let set = Bitmap::new(130);
         assert!(set.insert(0));
         assert!(set.insert(129));
         assert!(!set.insert(129));
