@@ -22,6 +22,8 @@ pub struct Measured {
     pub success: bool,
     /// "exit 0", "exit 1", "signal 9", with "timed out: " in front when it had to be stopped.
     pub status: String,
+    /// Peak resident set size in bytes (`wait4`'s `ru_maxrss`).
+    pub peak_rss: u64,
 }
 
 /// After the time bound: SIGINT (tools save their results), SIGINT again a few seconds later
@@ -36,13 +38,13 @@ const ESCALATION: [(Duration, libc::c_int); 3] = [
 const TICK: Duration = Duration::from_millis(250);
 
 /// Runs `command` with stdin closed and stdout and stderr to `log`, until it exits or `bound`
-/// passes (then it is stopped, by its PID), calling `tick` every [`TICK`] meanwhile. The child
-/// gets SIGTERM should this thread die.
+/// passes (then it is stopped, by its PID), calling `tick` with its PID every [`TICK`]
+/// meanwhile. The child gets SIGTERM should this thread die.
 pub fn run(
     command: &mut Command,
     bound: Duration,
     log: &Path,
-    mut tick: impl FnMut(),
+    mut tick: impl FnMut(libc::pid_t),
 ) -> Result<Measured> {
     let file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
     command
@@ -69,7 +71,7 @@ pub fn run(
     let mut next_tick = started + TICK;
     loop {
         if Instant::now() >= next_tick {
-            tick();
+            tick(pid);
             next_tick += TICK;
         }
         let mut status = 0;
@@ -92,6 +94,7 @@ pub fn run(
                 cpu,
                 success: !stopped && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
                 status: text,
+                peak_rss: usage.ru_maxrss as u64 * 1024,
             });
         }
         if reaped < 0 {
@@ -132,18 +135,19 @@ mod tests {
             ]),
             Duration::from_secs(60),
             &log,
-            || {},
+            |_| {},
         )
         .unwrap();
         assert!(busy.success, "{busy:?}");
         assert!(busy.cpu > Duration::from_millis(20), "{busy:?}");
+        assert!(busy.peak_rss > 100 << 10, "{busy:?}");
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "done\n");
         let mut ticks = 0;
         let slow = run(
             Command::new("sleep").arg("30"),
             Duration::from_millis(600),
             &log,
-            || ticks += 1,
+            |_| ticks += 1,
         )
         .unwrap();
         assert!(ticks >= 2, "{ticks} ticks");

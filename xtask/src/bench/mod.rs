@@ -21,6 +21,7 @@
 
 mod link;
 mod measure;
+mod memory;
 mod plot;
 mod report;
 mod tools;
@@ -80,6 +81,10 @@ pub struct BenchArgs {
     /// How the answers get into vs0 for masscan and zmap, which attach no XDP program.
     #[arg(long, value_enum, default_value = "xdp")]
     napi: Napi,
+    /// Instead of the comparison: the scanner alone on 198.18.0.0/15 x all 65535 ports at its
+    /// full rate for SECONDS, its resident memory sampled every second (bench/memory.md).
+    #[arg(long, value_name = "SECONDS")]
+    memory: Option<u64>,
 }
 
 /// A rate asked of every tool.
@@ -183,6 +188,9 @@ pub struct Context {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if let Some(seconds) = args.memory {
+        return memory::run(seconds, &args.out);
+    }
     ensure!(
         !args.rates.is_empty() && !args.tools.is_empty(),
         "nothing to run"
@@ -291,7 +299,7 @@ fn run_one(
         let delivered_before = link::rx_packets(lab)?;
         let mut command = tool.command(lab, context, rate, &ports, &output);
         let probes = context.settings.addresses().count() * ports.len();
-        let measured = measure::run(&mut command, time_bound(probes), &log, || {
+        let measured = measure::run(&mut command, time_bound(probes), &log, |_| {
             if tool.needs_nudges() {
                 link::nudge(nudger);
             }
