@@ -4,6 +4,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     net::Ipv4Addr,
+    path::Path,
     process::ExitCode,
     sync::{
         Arc,
@@ -17,6 +18,10 @@ use scanner_common::DEFAULT_RING_BYTES;
 
 use crate::{
     capture::CaptureOptions,
+    checkpoint::{
+        Checkpoint, CheckpointError, DEFAULT_PATH as DEFAULT_CHECKPOINT, PlanId, journal,
+        run::Checkpointer,
+    },
     cli::Cli,
     discovery,
     engine::{
@@ -56,7 +61,18 @@ use crate::{
 /// How long the kernel gets to resolve the next hop's MAC address.
 const NEIGHBOUR_TIMEOUT: Duration = Duration::from_secs(1);
 
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub fn run(mut cli: Cli) -> Result<ExitCode> {
+    // A resumed scan keeps the seed and the sender threads of the run it goes on with.
+    let resume = match &cli.resume {
+        Some(path) => {
+            let checkpoint = Checkpoint::read(path).map_err(|err| InputError(err.to_string()))?;
+            cli.seed.get_or_insert(checkpoint.plan.seed);
+            cli.sender_threads
+                .get_or_insert(checkpoint.plan.sender_threads);
+            Some(checkpoint)
+        }
+        None => None,
+    };
     let mut plan = Plan::from_cli(&cli)?;
     for note in &plan.notes {
         eprintln!("scanner: note: {note}");
@@ -70,7 +86,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .get(0)
         .expect("a plan's targets are never empty");
     let (interface, addrs) = network_path(&cli, &plan, first)?;
-    let stages = Stages::new(cli.wait)?;
+    let mut stages = Stages::new(cli.wait)?;
+    stages.resume = resume;
     let source_ports = cli
         .source_port
         .map_or(SourcePorts::EPHEMERAL, SourcePorts::fixed);
@@ -321,6 +338,45 @@ fn scan<P: Probe + 'static>(
         eprintln!("scanner: dry run: {described} probes described, none sent (seed {seed})");
         return Ok(ExitCode::SUCCESS);
     }
+    let plan_id = PlanId::of(
+        plan.kind,
+        &space,
+        seed,
+        plan.shard,
+        walk.threads(),
+        cli.max_targets.map(|cap| cap.of(space.len())),
+        options.retries,
+    );
+    let resume = stages.resume.as_ref();
+    if let Some(checkpoint) = resume {
+        let differences = checkpoint.plan.differences(&plan_id);
+        if !differences.is_empty() {
+            return Err(InputError(
+                CheckpointError::Mismatch {
+                    path: cli.resume.clone().unwrap_or_default(),
+                    differences,
+                }
+                .to_string(),
+            )
+            .into());
+        }
+    }
+    // Resumed, the checkpoint is rewritten where it was read, unless told otherwise.
+    let checkpoint_path = match (
+        &cli.resume,
+        cli.checkpoint.as_os_str() == DEFAULT_CHECKPOINT,
+    ) {
+        (Some(resumed), true) => resumed.clone(),
+        _ => cli.checkpoint.clone(),
+    };
+    let checkpointer = std::cell::RefCell::new(Checkpointer::start(
+        &checkpoint_path,
+        plan_id,
+        // Resumed, the scan's own command line (this one may name no targets).
+        resume.map_or_else(|| checkpoint_args(walk.threads(), seed), |c| c.args.clone()),
+        options.wait,
+        resume,
+    ));
     let up = match cli.skip_host_discovery {
         true => Up::EveryTarget,
         false => Up::Answered,
@@ -335,6 +391,24 @@ fn scan<P: Probe + 'static>(
     let Stages { runtime, stop, .. } = stages;
     // What -O needs of the port scan: per host, its first reply and lowest open and closed port.
     let mut os_candidates = os.is_some().then(OsCandidates::default);
+    let mut answered = engine::answered_set(space.len(), options);
+    if let Some(checkpoint) = resume {
+        let replayed = replay(checkpoint, &space, &mut answered, |result| {
+            if let Some(candidates) = &mut os_candidates {
+                candidates.add(result);
+            }
+            let entry = report::build::entry(result, services);
+            outputs.decided(&scan_info, result.ip, &entry)
+        })?;
+        eprintln!(
+            "scanner: resuming {}: {replayed} results of the earlier run(s) written again",
+            cli.resume.as_deref().unwrap_or(Path::new("")).display()
+        );
+    }
+    let start = engine::Start {
+        answered,
+        place: resume.map(|checkpoint| checkpoint.place.clone()),
+    };
     let outcome = runtime.block_on(async {
         engine::run(
             Arc::clone(&probe),
@@ -342,16 +416,31 @@ fn scan<P: Probe + 'static>(
             Arc::clone(&walk),
             options,
             Arc::clone(stop),
+            Some(start),
             |result| {
+                checkpointer.borrow_mut().record(result);
                 if let Some(candidates) = &mut os_candidates {
                     candidates.add(result);
                 }
                 let entry = report::build::entry(result, services);
                 Ok(outputs.decided(&scan_info, result.ip, &entry)?)
             },
+            |place| checkpointer.borrow_mut().tick(place),
         )
         .await
     })?;
+    let checkpointer = checkpointer.into_inner();
+    // Stopped early, the scan can go on later; done, it leaves nothing behind.
+    let paused = match (
+        &outcome.place,
+        outcome.stats.interrupted || outcome.stats.sent.fault.is_some(),
+    ) {
+        (Some(place), true) => checkpointer.pause(place.clone()),
+        _ => {
+            checkpointer.finish();
+            None
+        }
+    };
     let found_os = match &os {
         Some(os) if !outcome.stats.interrupted && outcome.stats.sent.fault.is_none() => Some(
             detect_os(cli, os, options, runtime, os_candidates.as_ref(), stop)?,
@@ -463,6 +552,12 @@ fn scan<P: Probe + 'static>(
             options.interface.name, outcome.stats.planned
         );
         return Ok(ExitCode::FAILURE);
+    }
+    if let Some(path) = &paused {
+        eprintln!(
+            "scanner: paused: go on with `scanner --resume {}`",
+            path.display()
+        );
     }
     if run_stats.ended == RunEnd::Interrupted {
         return Ok(stages.interrupted_exit());
@@ -581,6 +676,82 @@ fn scan_info(cli: &Cli, plan: &Plan, source_ip: Ipv4Addr) -> ScanInfo {
     }
 }
 
+/// The command line a checkpoint keeps: this one without `--resume`, with the seed and the
+/// sender threads it ran with (so that `scanner --resume FILE` alone is the same scan).
+fn checkpoint_args(threads: u32, seed: u64) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut given = std::env::args().skip(1);
+    let (mut has_seed, mut has_threads) = (false, false);
+    while let Some(arg) = given.next() {
+        if arg == "--resume" {
+            given.next();
+            continue;
+        }
+        if arg.starts_with("--resume=") {
+            continue;
+        }
+        has_seed |= arg == "--seed" || arg.starts_with("--seed=");
+        has_threads |= arg == "--sender-threads" || arg.starts_with("--sender-threads=");
+        args.push(arg);
+    }
+    if !has_seed {
+        args.extend(["--seed".to_owned(), seed.to_string()]);
+    }
+    if !has_threads {
+        args.extend(["--sender-threads".to_owned(), threads.to_string()]);
+    }
+    args
+}
+
+/// Writes the results of the runs `checkpoint` resumes to `decided` again, in their order, and
+/// marks them answered; returns how many.
+fn replay(
+    checkpoint: &Checkpoint,
+    space: &ScanSpace,
+    answered: &mut engine::answered::Answered,
+    mut decided: impl FnMut(
+        &crate::results::ScanResult,
+    ) -> Result<(), crate::output::sinks::OutputError>,
+) -> Result<u64> {
+    let journal = checkpoint.journal.display();
+    let damaged = |what: String| InputError(format!("the results journal {journal} {what}"));
+    let results = journal::read(&checkpoint.journal, checkpoint.journal_bytes)
+        .map_err(|err| damaged(format!("cannot be read: {err}")))?;
+    // A window remembers the latest answers only: the ones its retries still need.
+    let mut recent = std::collections::VecDeque::new();
+    let mut count = 0;
+    for result in results {
+        let result = result.map_err(|err| damaged(format!("is damaged: {err}")))?;
+        let index = space.index_of(result.ip, result.port).ok_or_else(|| {
+            damaged(format!(
+                "holds {}:{}, which is not in this scan",
+                result.ip, result.port
+            ))
+        })?;
+        let open = result.state == PortState::Open;
+        match answered.is_exact() {
+            true => {
+                answered.insert(index, open);
+            }
+            false => {
+                if recent.len() == REPLAYED_INTO_WINDOW {
+                    recent.pop_front();
+                }
+                recent.push_back((index, open));
+            }
+        }
+        decided(&result)?;
+        count += 1;
+    }
+    for (index, open) in recent {
+        answered.insert(index, open);
+    }
+    Ok(count)
+}
+
+/// The latest results of a resumed scan that its answered window gets back.
+const REPLAYED_INTO_WINDOW: usize = 1 << 19;
+
 /// The hosts -O probes: each that answered the port scan, with its lowest open and lowest
 /// closed port (nmap takes the first of each in port order), and its first reply (why it is up).
 #[derive(Default)]
@@ -671,6 +842,8 @@ struct Stages {
     stop: Arc<Stop>,
     /// The first signal that arrived, 0 for none.
     signal: Arc<AtomicI32>,
+    /// The checkpoint this run resumes.
+    resume: Option<Checkpoint>,
 }
 
 impl Stages {
@@ -688,6 +861,7 @@ impl Stages {
             runtime,
             stop,
             signal,
+            resume: None,
         })
     }
 

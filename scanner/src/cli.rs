@@ -20,7 +20,7 @@ cap_net_admin, cap_bpf and cap_perfmon: run as root, or as a user once `cargo xt
 scanner drops them as soon as its XDP program and sockets are set up.";
 
 #[derive(Debug, Parser)]
-#[command(name = "scanner", version, about = "A fast, faithful network scanner: raw probes out, replies classified in XDP.", after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+#[command(name = "scanner", version, about = "A fast, faithful network scanner: raw probes out, replies classified in XDP.", after_help = EXAMPLES, args_conflicts_with_subcommands = true, args_override_self = true)]
 pub struct Cli {
     /// A lab tool instead of a scan (`scanner responder ...`); none: scan the targets.
     #[command(subcommand)]
@@ -90,6 +90,17 @@ pub struct Cli {
     #[arg(long, value_name = "N|P%", allow_negative_numbers = true,
           value_parser = parse_max_targets)]
     pub max_targets: Option<MaxTargets>,
+
+    /// Where the checkpoint goes: rewritten every few seconds while the scan runs, and on
+    /// Ctrl-C, SIGTERM or a send fault; removed when the scan ends.
+    #[arg(long, value_name = "FILE", default_value = crate::checkpoint::DEFAULT_PATH)]
+    pub checkpoint: PathBuf,
+
+    /// Go on with the scan of this checkpoint (the command line alone repeats its own; given
+    /// again, it must be the same scan). The outputs are written again, the earlier results
+    /// first.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
 
     /// Stop sending after this many seconds (then wait for replies as usual).
     #[arg(short = 't', long, value_name = "SECONDS", allow_negative_numbers = true,

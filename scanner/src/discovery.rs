@@ -48,6 +48,7 @@ pub fn ping<P: Probe + 'static>(
         plan,
         options,
         stop,
+        None,
         |result| {
             // A router's error says nothing of the host.
             if result.responder.is_none() {
@@ -55,6 +56,7 @@ pub fn ping<P: Probe + 'static>(
             }
             Ok(())
         },
+        |_| {},
     ))?;
     Ok(Discovered {
         up: up.build(),

@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod capture;
+pub mod checkpoint;
 pub mod cli;
 pub mod discovery;
 pub mod engine;

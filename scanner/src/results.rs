@@ -2,11 +2,11 @@
 
 use std::net::Ipv4Addr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::verdict::{PortState, Proto, Reason};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanResult {
     pub ip: Ipv4Addr,
     pub port: u16,
@@ -16,10 +16,10 @@ pub struct ScanResult {
     /// TTL of the reply that decided the state.
     pub ttl: u8,
     /// Who sent that reply, when not the target itself (a router's ICMP error).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub responder: Option<Ipv4Addr>,
     /// The source port our probe left from, which the reply was sent to (ZMap's `dport`);
     /// `None` for probes without one (-sO).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_port: Option<u16>,
 }

@@ -1,10 +1,10 @@
 //! Nmap's vocabulary for what a probe found: port states and the reasons behind them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The protocol of a result's port (nmap's `80/tcp`; `ip` for the IP protocol scan, whose
 /// "ports" are protocol numbers), and of a `-p` prefix (`T:`, `U:`, `S:`, `P:`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
@@ -65,7 +65,7 @@ impl std::fmt::Display for Proto {
 }
 
 /// Port states, spelt as nmap spells them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PortState {
     #[serde(rename = "open")]
     Open,
@@ -95,7 +95,7 @@ impl PortState {
 }
 
 /// Why a port got its state, spelt as nmap's `--reason` spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
     SynAck,

@@ -2,6 +2,7 @@
 //! as they arrive until the sender has finished its passes and waits.
 
 pub mod answered;
+pub mod place;
 pub mod progress;
 pub mod reader;
 pub mod retry;
@@ -118,17 +119,38 @@ impl ScanStats {
 
 pub struct ScanOutcome {
     pub stats: ScanStats,
+    /// Where the senders stopped: what a resumed scan goes on from.
+    pub place: Option<place::SendPlace>,
+}
+
+/// What a scan starts from: its answered set (holding the answers of the runs it resumes, if
+/// any) and, resumed, where their senders were.
+pub struct Start {
+    pub answered: Answered,
+    pub place: Option<place::SendPlace>,
+}
+
+/// The answered set a scan of `len` probes keeps (see [`Answered`]).
+pub fn answered_set(len: u64, options: &ScanOptions) -> Answered {
+    match options.answered_window {
+        true => Answered::window(options.retries, options.wait),
+        false => Answered::for_scan(len, options.retries, options.wait),
+    }
 }
 
 /// Runs the scan. `on_result` sees each result as it is decided (for streaming output); `stop`
 /// ends the scan early (Ctrl-C), keeping what was found.
+// The scan's parts, where it starts, and the two callbacks of its reply loop.
+#[allow(clippy::too_many_arguments)]
 pub async fn run<P: Probe + 'static>(
     probe: Arc<P>,
     space: Arc<ScanSpace>,
     plan: Arc<WalkPlan>,
     options: &ScanOptions,
     stop: Arc<Stop>,
+    start: Option<Start>,
     on_result: impl FnMut(&ScanResult) -> Result<()>,
+    mut on_tick: impl FnMut(Option<place::SendPlace>),
 ) -> Result<ScanOutcome> {
     let started = Instant::now();
     let key = Key {
@@ -158,10 +180,12 @@ pub async fn run<P: Probe + 'static>(
     };
     // Everything privileged is open: the program attached, its ring mapped, the sockets bound.
     options.after_setup.apply()?;
-    let answered = Arc::new(match options.answered_window {
-        true => Answered::window(options.retries, options.wait),
-        false => Answered::for_scan(space.len(), options.retries, options.wait),
-    });
+    let (answered, start) = match start {
+        Some(start) => (start.answered, start.place),
+        None => (answered_set(space.len(), options), None),
+    };
+    let answered = Arc::new(answered);
+    let board = Arc::new(place::Board::new(start));
     let progress = Arc::new(SendProgress::default());
     let job = SendJob {
         probe: Arc::clone(&probe),
@@ -176,6 +200,7 @@ pub async fn run<P: Probe + 'static>(
         deadline: options.max_runtime.map(|limit| started + limit),
         stop: Arc::clone(&stop),
         progress: Arc::clone(&progress),
+        board: Arc::clone(&board),
         capture: capture.clone(),
     };
     let mut sending = tokio::task::spawn_blocking(move || job.run(&mut senders));
@@ -198,6 +223,7 @@ pub async fn run<P: Probe + 'static>(
             Event::SenderDone(joined) => break joined,
             Event::Tick => {
                 answered.rotate_if_due(std::time::Instant::now());
+                on_tick(board.read());
                 reader.flush_capture();
                 status.update(Snapshot {
                     elapsed: started.elapsed(),
@@ -228,6 +254,7 @@ pub async fn run<P: Probe + 'static>(
         None => None,
     };
     Ok(ScanOutcome {
+        place: board.read(),
         stats: ScanStats {
             planned: plan.planned(),
             walked: plan.walked(&sent.walked_per_thread),
@@ -271,6 +298,7 @@ pub fn dry_run<P: Probe + 'static>(
         deadline: None,
         stop: Arc::new(Stop::new()),
         progress: Arc::default(),
+        board: Arc::new(place::Board::new(None)),
         capture: None,
     };
     Ok(job.run(&mut senders)?.total())

@@ -14,6 +14,8 @@
 //! is full, before Linux 6.16) are our loss, not the network's silence: a pass that had any
 //! is followed by another, whatever `--retries` says, up to [`MAX_RECOVERY_PASSES`] more.
 
+use super::place::PolicyPlace;
+
 /// Passes beyond `--retries` to resend what the driver dropped.
 pub const MAX_RECOVERY_PASSES: u32 = 8;
 
@@ -43,6 +45,25 @@ impl RetryPolicy {
             passes: 0,
             answered_at_last_pass: 0,
             recovery_passes: 0,
+        }
+    }
+
+    /// The policy as a checkpoint keeps it.
+    pub fn place(&self) -> PolicyPlace {
+        PolicyPlace {
+            passes: self.passes,
+            answered_at_last_pass: self.answered_at_last_pass,
+            recovery_passes: self.recovery_passes,
+        }
+    }
+
+    /// The policy of a resumed scan, as `place` left it.
+    pub fn resumed(retries: Retries, place: PolicyPlace) -> Self {
+        Self {
+            retries,
+            passes: place.passes,
+            answered_at_last_pass: place.answered_at_last_pass,
+            recovery_passes: place.recovery_passes,
         }
     }
 

@@ -22,6 +22,9 @@ pub struct Scope {
     pub shard: (u32, u32),
 }
 
+/// How often a target may retransmit a SYN-ACK we leave unanswered.
+const SYN_ACK_RETRANSMITS: u64 = 5;
+
 /// `replies`: the replies' verdicts, before silence is added.
 pub fn render(stats: &ScanStats, replies: &Totals, silent: Verdict, scope: &Scope) -> String {
     let mut out = String::new();
@@ -112,10 +115,13 @@ pub fn render(stats: &ScanStats, replies: &Totals, silent: Verdict, scope: &Scop
             stats.xdp.bad_cookie
         );
     }
-    if stats.discarded.duplicates > sent.total() {
+    // A target retransmits its SYN-ACK up to five times (Linux: 1, 3, 7, 15, 31 s later), as
+    // we never complete nor reset the connection: those are expected; more are not.
+    let expected_duplicates = sent.total() + SYN_ACK_RETRANSMITS * replies.open();
+    if stats.discarded.duplicates > expected_duplicates {
         let _ = writeln!(
             out,
-            "  warning: {} duplicate replies, more than the probes sent: replayed or flooded \
+            "  warning: {} duplicate replies, more than the probes sent and the targets' retransmissions: replayed or flooded \
              answers; each was reported once",
             stats.discarded.duplicates
         );

@@ -405,9 +405,11 @@ fn read(text: &str) -> Result<Report<'_>, String> {
     let mut scan = None;
     loop {
         let before = reader.buffer_position() as usize;
-        let event = reader
-            .read_event()
-            .map_err(|err| format!("not well-formed XML at byte {before}: {err}"))?;
+        let event = reader.read_event().map_err(|err| {
+            // quick-xml quotes the offending text, newlines and all: one line, escaped.
+            let err = err.to_string().escape_debug().to_string();
+            format!("not well-formed XML at byte {before}: {err}")
+        })?;
         let after = reader.buffer_position() as usize;
         match event {
             Event::Start(tag) | Event::Empty(tag)

@@ -12,7 +12,7 @@ pub mod walked;
 use std::net::Ipv4Addr;
 
 pub use self::{
-    permutation::{Part, PartError, PartWalk, Permutation},
+    permutation::{Part, PartError, PartWalk, Permutation, WalkState},
     walked::Walked,
 };
 use crate::targets::{PortList, TargetSet};
@@ -119,11 +119,22 @@ impl WalkPlan {
     }
 
     /// Thread `thread`'s first-pass probes, in order; a retry pass walks the same sequence.
-    pub fn thread_walk(&self, thread: u32) -> std::iter::Take<PartWalk> {
-        let quota = self.quotas[thread as usize];
-        self.permutation
+    pub fn thread_walk(&self, thread: u32) -> ThreadWalk {
+        ThreadWalk {
+            walk: self.permutation.part(self.parts[thread as usize]),
+            left: self.quotas[thread as usize],
+        }
+    }
+
+    /// Thread `thread`'s first-pass probes from `state` on (a place in that walk, from a
+    /// checkpoint); `None` when `state` is no place in it.
+    pub fn thread_walk_at(&self, thread: u32, state: WalkState) -> Option<ThreadWalk> {
+        let left = self.quotas[thread as usize].checked_sub(state.yielded)?;
+        let walk = self
+            .permutation
             .part(self.parts[thread as usize])
-            .take(usize::try_from(quota).unwrap_or(usize::MAX))
+            .resumed(state)?;
+        Some(ThreadWalk { walk, left })
     }
 
     /// About how many probes the first pass sends (exact unless sharded), for progress reports.
@@ -146,6 +157,40 @@ impl WalkPlan {
             .enumerate()
             .flat_map(|(thread, &walked)| self.thread_walk(thread as u32).take(walked as usize));
         Walked::from_indices(len, indices)
+    }
+}
+
+/// One thread's walk: its part of the permutation, up to its quota.
+#[derive(Clone, Debug)]
+pub struct ThreadWalk {
+    walk: PartWalk,
+    /// Probes the quota still allows.
+    left: u64,
+}
+
+impl ThreadWalk {
+    /// Where the walk is, for a checkpoint.
+    pub fn state(&self) -> WalkState {
+        self.walk.state()
+    }
+
+    /// Probes walked so far.
+    pub fn walked(&self) -> u64 {
+        self.walk.yielded()
+    }
+}
+
+impl Iterator for ThreadWalk {
+    type Item = u64;
+
+    #[inline]
+    fn next(&mut self) -> Option<u64> {
+        if self.left == 0 {
+            return None;
+        }
+        let index = self.walk.next()?;
+        self.left -= 1;
+        Some(index)
     }
 }
 

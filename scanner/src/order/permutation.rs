@@ -186,6 +186,15 @@ fn check_index(what: &'static str, index: u32, count: u32) -> Result<(), PartErr
     Ok(())
 }
 
+/// A place in a [`PartWalk`]: what a checkpoint keeps of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WalkState {
+    current: u64,
+    positions_left: u64,
+    /// Indices returned so far.
+    pub yielded: u64,
+}
+
 /// The indices of one [`Part`], in walk order.
 ///
 /// A clone taken before the walk starts (or [`PartWalk::restarted`] at any time) replays the
@@ -210,6 +219,32 @@ impl PartWalk {
     /// How many indices this walk has returned so far.
     pub fn yielded(&self) -> u64 {
         self.yielded
+    }
+
+    /// Where the walk is, for a checkpoint.
+    pub fn state(&self) -> WalkState {
+        WalkState {
+            current: self.current,
+            positions_left: self.positions_left,
+            yielded: self.yielded,
+        }
+    }
+
+    /// The same part, walked on from `state` (taken of a walk of the same part); `None` when
+    /// `state` cannot be a place in this part's walk.
+    pub fn resumed(&self, state: WalkState) -> Option<PartWalk> {
+        let done = self.positions.checked_sub(state.positions_left)?;
+        let expected = mul_mod(
+            self.first,
+            pow_mod(self.factor, done, self.modulus),
+            self.modulus,
+        );
+        (state.current == expected && state.yielded <= done).then_some(PartWalk {
+            current: state.current,
+            positions_left: state.positions_left,
+            yielded: state.yielded,
+            ..*self
+        })
     }
 
     /// The same part, walked again from its beginning.

@@ -27,6 +27,16 @@ pub enum ScanKind {
 }
 
 impl ScanKind {
+    /// The option that asks for it.
+    pub fn option(self) -> &'static str {
+        match self {
+            Self::Syn => "-sS",
+            Self::IpProto => "-sO",
+            Self::SctpInit => "-sY",
+            Self::SctpCookieEcho => "-sZ",
+        }
+    }
+
     /// Nmap's `scaninfo type`.
     pub fn xml_name(self) -> &'static str {
         match self {

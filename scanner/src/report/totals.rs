@@ -43,6 +43,15 @@ impl Totals {
         }
     }
 
+    /// Replies that found a port open.
+    pub fn open(&self) -> u64 {
+        self.counts
+            .iter()
+            .filter(|((_, state, _), _)| *state == PortState::Open)
+            .map(|(_, count)| count)
+            .sum()
+    }
+
     /// `(port, state, reason, hosts)` by port, then state and reason in nmap's order.
     pub fn rows(&self) -> Vec<(u16, PortState, Reason, u64)> {
         let mut rows: Vec<_> = self
