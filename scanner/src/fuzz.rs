@@ -22,7 +22,7 @@ use crate::verdict::Proto;
 pub type Body = fn(&[u8]);
 
 /// Every target: its name (the file under `fuzz/fuzz_targets/` and the corpus folder) and body.
-pub const TARGETS: [(&str, Body); 9] = [
+pub const TARGETS: [(&str, Body); 10] = [
     ("target_spec", target_spec),
     ("target_file", target_file),
     ("port_list", port_list),
@@ -32,7 +32,46 @@ pub const TARGETS: [(&str, Body); 9] = [
     ("frame", frame),
     ("services", services),
     ("merge", merge),
+    ("checkpoint", checkpoint),
 ];
+
+/// A checkpoint file (`--resume`) and the lines of its results journal: a checkpoint that
+/// parses writes back to itself, and its places either are places of a walk or are refused.
+pub fn checkpoint(data: &[u8]) {
+    use crate::{
+        checkpoint::{Checkpoint, journal},
+        engine::place::SendPlace,
+        order::WalkPlan,
+    };
+    let path = Path::new("fuzzed.json");
+    match Checkpoint::parse(path, data) {
+        Ok(checkpoint) => {
+            let text = serde_json::to_vec(&checkpoint).expect("a checkpoint serializes");
+            let again = Checkpoint::parse(path, &text).expect("a written checkpoint parses");
+            assert_eq!(again.place, checkpoint.place);
+            assert_eq!(again.plan, checkpoint.plan);
+            let plan = WalkPlan::new(1 << 20, checkpoint.plan.seed, 0, 1, 2, None).unwrap();
+            let states: Vec<_> = match &checkpoint.place {
+                SendPlace::Passes(place) => place.threads.iter().flatten().copied().collect(),
+                SendPlace::Trailing { threads } => threads
+                    .iter()
+                    .flat_map(|t| std::iter::once(t.lead).chain(t.cursors.iter().map(|c| c.walk)))
+                    .collect(),
+            };
+            for (thread, state) in states.into_iter().enumerate().take(16) {
+                if let Some(walk) = plan.thread_walk_at((thread % 2) as u32, state) {
+                    walk.take(4).for_each(drop);
+                }
+            }
+        }
+        Err(err) => one_line(&err.to_string()),
+    }
+    for line in String::from_utf8_lossy(data).lines().take(64) {
+        if let Err(err) = journal::parse_line(line) {
+            one_line(&err.to_string());
+        }
+    }
+}
 
 /// A command-line target (`198.18.0.0/15`, `198.18.0-3.1-254`, ...).
 pub fn target_spec(data: &[u8]) {

@@ -66,6 +66,11 @@ impl Journal {
     }
 }
 
+/// A journal line's result; the error says what is wrong with it.
+pub fn parse_line(line: &str) -> Result<ScanResult, serde_json::Error> {
+    serde_json::from_str(line)
+}
+
 /// The results of the first `bytes` bytes of the journal at `path`, in the order they were
 /// decided; an error names the journal and the line.
 pub fn read(path: &Path, bytes: u64) -> io::Result<impl Iterator<Item = io::Result<ScanResult>>> {
@@ -81,7 +86,7 @@ pub fn read(path: &Path, bytes: u64) -> io::Result<impl Iterator<Item = io::Resu
     Ok(std::iter::from_fn(move || {
         let (number, line) = lines.next()?;
         Some(line.and_then(|line| {
-            serde_json::from_str(&line).map_err(|err| {
+            parse_line(&line).map_err(|err| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("line {}: {err}", number + 1),

@@ -167,11 +167,16 @@ impl Checkpoint {
     /// Reads and checks the checkpoint at `path` (its version; the plan is the caller's).
     pub fn read(path: &Path) -> Result<Self, CheckpointError> {
         let text = fs::read(path).map_err(|err| CheckpointError::Read(path.to_owned(), err))?;
+        Self::parse(path, &text)
+    }
+
+    /// The checkpoint in `text`, read from `path` (which errors name).
+    pub fn parse(path: &Path, text: &[u8]) -> Result<Self, CheckpointError> {
         #[derive(Deserialize)]
         struct Versioned {
             version: u32,
         }
-        let versioned: Versioned = serde_json::from_slice(&text)
+        let versioned: Versioned = serde_json::from_slice(text)
             .map_err(|err| CheckpointError::Corrupt(path.to_owned(), err))?;
         if versioned.version != VERSION {
             return Err(CheckpointError::Version {
@@ -179,7 +184,7 @@ impl Checkpoint {
                 found: versioned.version,
             });
         }
-        serde_json::from_slice(&text).map_err(|err| CheckpointError::Corrupt(path.to_owned(), err))
+        serde_json::from_slice(text).map_err(|err| CheckpointError::Corrupt(path.to_owned(), err))
     }
 
     /// Writes the checkpoint to `path` so that a crash at any moment leaves either the old one
