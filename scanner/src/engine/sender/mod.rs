@@ -110,6 +110,30 @@ impl<P: Probe> SendJob<P> {
         }
     }
 
+    /// Runs `work` on every sender, each in a thread of its own, and returns what each did
+    /// (a thread that panicked is an error).
+    fn on_every_sender<S: FrameSender, R: Send>(
+        senders: &mut [S],
+        work: impl Fn(usize, &mut S) -> io::Result<R> + Sync,
+    ) -> io::Result<Vec<R>> {
+        std::thread::scope(|scope| {
+            let work = &work;
+            let workers: Vec<_> = senders
+                .iter_mut()
+                .enumerate()
+                .map(|(thread, sender)| scope.spawn(move || work(thread, sender)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a sender thread panicked")))
+                })
+                .collect()
+        })
+    }
+
     fn stopped(&self) -> bool {
         self.stop.requested()
     }

@@ -105,29 +105,14 @@ impl<P: Probe> SendJob<P> {
                 }))
             });
             let started = Instant::now();
-            let mut sent = std::thread::scope(|scope| {
-                let workers: Vec<_> = senders
-                    .iter_mut()
-                    .enumerate()
-                    .map(|(thread, sender)| {
-                        let pass = Pass {
-                            // A retry resends what this thread walked the first time.
-                            limit: retry.then(|| report.walked_per_thread[thread]),
-                            from: from[thread],
-                            skip_answered: retry || resuming,
-                        };
-                        let (job, faulted) = (&self, &faulted);
-                        scope.spawn(move || job.send_part(sender, thread, pass, faulted))
-                    })
-                    .collect();
-                workers
-                    .into_iter()
-                    .map(|worker| {
-                        worker
-                            .join()
-                            .unwrap_or_else(|_| Err(io::Error::other("a sender thread panicked")))
-                    })
-                    .collect::<io::Result<Vec<PartSent>>>()
+            let mut sent = Self::on_every_sender(senders, |thread, sender| {
+                let pass = Pass {
+                    // A retry resends what this thread walked the first time.
+                    limit: retry.then(|| report.walked_per_thread[thread]),
+                    from: from[thread],
+                    skip_answered: retry || resuming,
+                };
+                self.send_part(sender, thread, pass, &faulted)
             })?;
             report.sending += started.elapsed();
             if !retry {

@@ -69,24 +69,8 @@ impl<P: Probe> SendJob<P> {
         self.progress.pass.store(1, Ordering::Relaxed);
         let faulted = AtomicBool::new(false);
         let started = Instant::now();
-        let mut parts = std::thread::scope(|scope| {
-            let workers: Vec<_> = senders
-                .iter_mut()
-                .zip(&places)
-                .enumerate()
-                .map(|(thread, (sender, place))| {
-                    let (job, faulted) = (&self, &faulted);
-                    scope.spawn(move || job.send_trailing_part(sender, thread, place, faulted))
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|worker| {
-                    worker
-                        .join()
-                        .unwrap_or_else(|_| Err(io::Error::other("a sender thread panicked")))
-                })
-                .collect::<io::Result<Vec<TrailingSent>>>()
+        let mut parts = Self::on_every_sender(senders, |thread, sender| {
+            self.send_trailing_part(sender, thread, &places[thread], &faulted)
         })?;
         let mut report = SendReport {
             sending: started.elapsed(),
