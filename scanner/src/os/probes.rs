@@ -269,7 +269,10 @@ impl ProbePlan {
             PROTO_TCP => {
                 let tcp = super::packet::Tcp::parse(ip.payload())?;
                 let offset = tcp.destination_port().checked_sub(self.tcp_port_base)?;
-                Probe::from_tcp_port_offset(offset)
+                let probe = Probe::from_tcp_port_offset(offset)?;
+                // From the port the probe went to: a port scan's SYN-ACK retransmitted late
+                // can reach one of our source ports from another port.
+                (Some(tcp.source_port()) == self.tcp_destination(probe)).then_some(probe)
             }
             PROTO_ICMP => {
                 let icmp = super::packet::Icmp::parse(ip.payload())?;
@@ -292,12 +295,17 @@ impl ProbePlan {
         }
     }
 
+    /// The port a TCP probe goes to: T5-T7 to the closed port, the rest to the open one.
+    fn tcp_destination(&self, probe: Probe) -> Option<u16> {
+        match probe {
+            Probe::T(t) if t.to_closed_port() => self.closed_tcp_port,
+            _ => self.open_tcp_port,
+        }
+    }
+
     fn tcp(&self, probe: Probe, ip_id: u16) -> Option<Vec<u8>> {
         let shape = tcp_shape(probe)?;
-        let destination = match probe {
-            Probe::T(t) if t.to_closed_port() => self.closed_tcp_port?,
-            _ => self.open_tcp_port?,
-        };
+        let destination = self.tcp_destination(probe)?;
         let options = OPTIONS[shape.options];
         let tcp_len = TCP_LEN + options.len();
         let mut packet = self.ipv4_header(

@@ -598,3 +598,24 @@ fn replies_from_elsewhere_or_to_other_rounds_are_ignored() {
     assert_eq!(host.rounds.len(), 2);
     assert_eq!(run.timeline(1).len(), 16 + 17, "round two got no answer");
 }
+
+#[test]
+fn a_reply_from_another_port_than_the_probe_went_to_is_not_filed() {
+    // A port scan's SYN-ACK from the open port, retransmitted late to a source port that is
+    // also T7's (which went to the closed port), is no answer to T7.
+    let mut run = Run::new(target(), 1);
+    let mut now = 0;
+    let t7 = loop {
+        if let Some(o) = run.poll(now).into_iter().find(|o| o.probe == t(7)) {
+            break o;
+        }
+        now = run.next_ms().expect("T7 is sent in round one");
+    };
+    let mut from_open_port = t7.packet.clone();
+    from_open_port[22..24].copy_from_slice(&OPEN.to_be_bytes());
+    assert!(!run.reply(&tcp_reply(TARGET, &from_open_port, SYN | ACK), now + 1));
+    assert!(
+        run.reply(&answer(&t7), now + 2),
+        "T7's own answer still counts"
+    );
+}
