@@ -17,6 +17,7 @@
 //! ```
 
 pub mod lab;
+pub mod slurm;
 
 /// The allowlist every lab scan passes (`--allowlist-file`): the lab's 198.18.0.0/15, which
 /// the scanner's default blocklist holds.

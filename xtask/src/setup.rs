@@ -82,6 +82,9 @@ pub const PEER_PACKAGES: &[&str] = &[
     "python3-libnmap",
     "libxml2-utils",
     "xsltproc",
+    // The Slurm test runs a real job array on a one-node cluster it starts itself.
+    "slurm-wlm",
+    "munge",
     // The fault tests count the kernel's BPF programs, maps and links before and after a scan.
     "bpftool",
     // `cargo xtask guest`: QEMU, and what virtme-ng needs beside it (its init is busybox; depmod

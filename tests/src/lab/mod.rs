@@ -65,6 +65,9 @@ pub struct LabConfig {
     /// Sysctls set in the target namespace (its own TCP/IP stack), e.g.
     /// `("net.ipv4.tcp_timestamps", "0")`: stacks that differ for OS detection.
     pub target_sysctls: Vec<(&'static str, &'static str)>,
+    /// More scanner namespaces (at most [`Lab::MAX_EXTRA_SCANNERS`]), each with a veth of its
+    /// own to the same target: the machines of a sharded scan (see [`Lab::extra_scanner_ns`]).
+    pub extra_scanners: u8,
 }
 
 impl Default for LabConfig {
@@ -80,6 +83,7 @@ impl Default for LabConfig {
             icmp_ratelimit: false,
             responder: None,
             target_sysctls: Vec::new(),
+            extra_scanners: 0,
         }
     }
 }
@@ -132,6 +136,7 @@ impl LabConfig {
             icmp_ratelimit: false,
             responder: Some(settings),
             target_sysctls: Vec::new(),
+            extra_scanners: 0,
         }
     }
 
@@ -174,6 +179,13 @@ impl LabConfig {
         if let Some(settings) = &self.responder {
             settings.validate()?;
         }
+        if self.extra_scanners > Lab::MAX_EXTRA_SCANNERS {
+            bail!(
+                "lab config: {} extra scanners, at most {}",
+                self.extra_scanners,
+                Lab::MAX_EXTRA_SCANNERS
+            );
+        }
         let lists = [
             ("open", &self.open_ports),
             ("dropped", &self.dropped_ports),
@@ -197,6 +209,7 @@ impl LabConfig {
 pub struct Lab {
     scanner_ns: String,
     target_ns: String,
+    extra_scanner_ns: Vec<String>,
     config: LabConfig,
     listeners: Option<listen::Listeners>,
     queues: u32,
@@ -220,6 +233,9 @@ impl Lab {
     pub const TARGET_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
     pub const SCANNER_IF: &'static str = "vs0";
     pub const TARGET_IF: &'static str = "vt0";
+    /// Extra scanner k (from 1) has the link 198.18.k.0/24: the scanner .1 on its `vs0`, the
+    /// target .2 on `vt<k>`; the target range is routed through each.
+    pub const MAX_EXTRA_SCANNERS: u8 = 8;
 
     /// Creates a lab. Removes stale labs of dead processes first; on any error, whatever was
     /// created is torn down again.
@@ -233,6 +249,9 @@ impl Lab {
         let mut lab = Lab {
             scanner_ns: netns::name(pid, n, netns::Side::Scanner),
             target_ns: netns::name(pid, n, netns::Side::Target),
+            extra_scanner_ns: (1..=config.extra_scanners)
+                .map(|k| netns::name(pid, n, netns::Side::ExtraScanner(k)))
+                .collect(),
             config,
             listeners: None,
             queues: veth_queues(),
@@ -240,7 +259,7 @@ impl Lab {
             responder_settings: None,
             torn_down: false,
         };
-        let names = [lab.scanner_ns.as_str(), lab.target_ns.as_str()];
+        let names = lab.namespaces();
         signal::register_and_create(&names, || names.iter().try_for_each(|ns| netns::add(ns)))?;
         lab.configure()
             .with_context(|| format!("setting up lab {}", lab.scanner_ns))?;
@@ -397,6 +416,10 @@ impl Lab {
             },
         )?;
         self.listeners = Some(listen::Listeners::open(&t, &self.config.open_ports)?);
+        for (k, ns) in (1..).zip(self.extra_scanner_ns.clone()) {
+            self.configure_extra_scanner(k, &ns)
+                .with_context(|| format!("extra scanner {ns}"))?;
+        }
         // Carrier is up at once, but the operational state follows asynchronously (linkwatch);
         // a scanner that checks the interface must not see it half up.
         for (ns, dev) in [(&s, Self::SCANNER_IF), (&t, Self::TARGET_IF)] {
@@ -405,12 +428,71 @@ impl Lab {
         Ok(())
     }
 
+    /// Extra scanner `k`'s namespace `ns`: set up as the scanner's, on link 198.18.k.0/24.
+    fn configure_extra_scanner(&self, k: u8, ns: &str) -> Result<()> {
+        let t = &self.target_ns;
+        netns::run_in(ns, || {
+            set_sysctls(&[
+                ("net.ipv6.conf.all.disable_ipv6", "1"),
+                ("net.ipv6.conf.default.disable_ipv6", "1"),
+            ])
+        })??;
+        let mac = |last: u8| format!("02:00:00:00:{k:02x}:{last:02x}");
+        let (scanner_ip, target_ip) = (Ipv4Addr::new(198, 18, k, 1), Ipv4Addr::new(198, 18, k, 2));
+        let (scanner_if, target_if) = (Self::SCANNER_IF, format!("vt{k}"));
+        let queues = format!("numtxqueues {0} numrxqueues {0}", self.queues);
+        ip(&format!(
+            "link add name {scanner_if} netns {ns} address {} {queues} type veth \
+             peer name {target_if} netns {t} address {} {queues}",
+            mac(1),
+            mac(2)
+        ))?;
+        for (ns, dev, addr) in [(ns, scanner_if, scanner_ip), (t, &target_if, target_ip)] {
+            ip(&format!("-n {ns} link set lo up"))?;
+            ip(&format!(
+                "-n {ns} addr add {addr}/{} dev {dev}",
+                Self::LINK_PREFIX
+            ))?;
+            ip(&format!("-n {ns} link set {dev} up"))?;
+        }
+        // As on the main link (see `configure`).
+        ip(&format!("netns exec {t} ethtool -K {target_if} tx off"))?;
+        ip(&format!(
+            "netns exec {ns} tc qdisc replace dev {scanner_if} root pfifo limit 1000"
+        ))?;
+        let (range, len) = Self::TARGET_RANGE;
+        ip(&format!(
+            "-n {ns} route add {range}/{len} via {target_ip} dev {scanner_if}"
+        ))?;
+        ip(&format!(
+            "-n {t} neigh replace {scanner_ip} lladdr {} dev {target_if} nud permanent",
+            mac(1)
+        ))?;
+        wait_until_up(ns, scanner_if)?;
+        wait_until_up(t, &target_if)
+    }
+
     pub fn scanner_ns(&self) -> &str {
         &self.scanner_ns
     }
 
     pub fn target_ns(&self) -> &str {
         &self.target_ns
+    }
+
+    /// The extra scanner namespaces ([`LabConfig::extra_scanners`]), extra scanner 1 first.
+    /// Each has its own `vs0` (198.18.k.1) to the target; scan from there with
+    /// `ip netns exec <ns> ...`.
+    pub fn extra_scanner_ns(&self) -> &[String] {
+        &self.extra_scanner_ns
+    }
+
+    /// Every namespace of this lab: scanner, target, the extra scanners.
+    fn namespaces(&self) -> Vec<&str> {
+        [self.scanner_ns.as_str(), self.target_ns.as_str()]
+            .into_iter()
+            .chain(self.extra_scanner_ns.iter().map(String::as_str))
+            .collect()
     }
 
     /// "vs0".
@@ -592,12 +674,13 @@ impl Lab {
         // Sockets and processes keep a namespace alive: close and stop them first.
         self.listeners = None;
         self.responder = None;
-        for ns in [&self.scanner_ns, &self.target_ns] {
+        let names: Vec<String> = self.namespaces().iter().map(|ns| ns.to_string()).collect();
+        for ns in &names {
             if let Err(err) = netns::del(ns) {
                 eprintln!("scanner-tests: tearing down the lab: {err:#}");
             }
         }
-        signal::unregister(&[&self.scanner_ns, &self.target_ns]);
+        signal::unregister(&names.iter().map(String::as_str).collect::<Vec<_>>());
     }
 }
 

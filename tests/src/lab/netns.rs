@@ -18,23 +18,26 @@ pub const PREFIX: &str = "scnlab-";
 /// Where `ip netns` keeps its bind mounts.
 pub const NETNS_DIR: &str = "/run/netns";
 
-/// Which of a lab's two namespaces.
+/// Which of a lab's namespaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Scanner,
     Target,
+    /// The k-th (from 1) more scanner namespace, with a veth of its own to the same target.
+    ExtraScanner(u8),
 }
 
 impl Side {
-    fn suffix(self) -> char {
+    fn suffix(self) -> String {
         match self {
-            Side::Scanner => 's',
-            Side::Target => 't',
+            Side::Scanner => "s".into(),
+            Side::Target => "t".into(),
+            Side::ExtraScanner(k) => format!("s{k}"),
         }
     }
 }
 
-/// `scnlab-<pid>-<n>-s` / `scnlab-<pid>-<n>-t`.
+/// `scnlab-<pid>-<n>-s` / `scnlab-<pid>-<n>-t` / `scnlab-<pid>-<n>-s<k>`.
 pub fn name(pid: u32, n: u32, side: Side) -> String {
     format!("{PREFIX}{pid}-{n}-{}", side.suffix())
 }
@@ -48,7 +51,7 @@ pub fn parse(name: &str) -> Option<(u32, u32, Side)> {
     let side = match parts.next()? {
         "s" => Side::Scanner,
         "t" => Side::Target,
-        _ => return None,
+        extra => Side::ExtraScanner(extra.strip_prefix('s')?.parse().ok()?),
     };
     if parts.next().is_some() || name != self::name(pid, n, side) {
         return None;
@@ -154,6 +157,8 @@ mod tests {
     fn names_round_trip() {
         assert_eq!(name(1234, 0, Side::Scanner), "scnlab-1234-0-s");
         assert_eq!(parse("scnlab-1234-7-t"), Some((1234, 7, Side::Target)));
+        assert_eq!(name(9, 1, Side::ExtraScanner(3)), "scnlab-9-1-s3");
+        assert_eq!(parse("scnlab-9-1-s3"), Some((9, 1, Side::ExtraScanner(3))));
         for other in [
             "scnlab-1234-7",
             "scnlab-1234-7-x",
@@ -163,6 +168,9 @@ mod tests {
             "scnlab--1-7-s",
             "spk-scan",
             "scnlab-1234-7-s ",
+            "scnlab-1234-7-s03",
+            "scnlab-1234-7-s256",
+            "scnlab-1234-7-sx",
         ] {
             assert_eq!(parse(other), None, "{other}");
         }

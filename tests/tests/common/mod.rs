@@ -12,6 +12,7 @@ use std::{
 use scanner_tests::{Lab, LabConfig};
 use serde_json::Value;
 
+pub mod consumers;
 pub mod nmap;
 pub mod tshark;
 
