@@ -296,6 +296,9 @@ fn aimed_at(plan: &ProbePlan, probe: Probe, body: &[u8]) -> Vec<u8> {
             packet.resize(packet.len().max(l4 + usize::from(words) * 4), 0);
             let offset = Probe::ALL.iter().position(|&p| p == probe).unwrap_or(0) as u16;
             set16(&mut packet, l4 + 2, plan.tcp_port_base + offset);
+            if let Some(from) = plan.tcp_destination(probe) {
+                set16(&mut packet, l4, from);
+            }
         }
     }
     packet

@@ -296,7 +296,7 @@ impl ProbePlan {
     }
 
     /// The port a TCP probe goes to: T5-T7 to the closed port, the rest to the open one.
-    fn tcp_destination(&self, probe: Probe) -> Option<u16> {
+    pub fn tcp_destination(&self, probe: Probe) -> Option<u16> {
         match probe {
             Probe::T(t) if t.to_closed_port() => self.closed_tcp_port,
             _ => self.open_tcp_port,

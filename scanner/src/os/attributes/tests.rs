@@ -51,7 +51,9 @@ fn seg(seq: u32, ack: u32, flags: u8, window: u16) -> Seg<'static> {
 fn tcp(plan: &ProbePlan, probe: Probe, id: u16, df: bool, s: Seg) -> Vec<u8> {
     let offset = probe.index() as u16;
     let mut t = Vec::new();
-    t.extend_from_slice(&80u16.to_be_bytes());
+    // From the port the probe went to.
+    let from = plan.tcp_destination(probe).unwrap_or(80);
+    t.extend_from_slice(&from.to_be_bytes());
     t.extend_from_slice(&(plan.tcp_port_base + offset).to_be_bytes());
     t.extend_from_slice(&s.seq.to_be_bytes());
     t.extend_from_slice(&s.ack.to_be_bytes());
