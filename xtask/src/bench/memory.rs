@@ -69,11 +69,7 @@ fn measure_scan(lab: &Lab, scanner: &Path, seconds: u64, out: &Path) -> Result<(
     )?;
     let summary = fs::read_to_string(&log).unwrap_or_default();
     let _ = fs::remove_dir_all(&work);
-    // The summary (stderr), not the per-port totals (stdout) nor the status lines.
-    let summary: Vec<&str> = summary
-        .lines()
-        .filter(|line| line.starts_with("scanner:") || line.starts_with("  "))
-        .collect();
+    let summary = summary_lines(&summary);
     let peak_mib = measured.peak_rss >> 20;
     let mut md = String::new();
     let _ = writeln!(
@@ -110,8 +106,16 @@ fn measure_scan(lab: &Lab, scanner: &Path, seconds: u64, out: &Path) -> Result<(
     Ok(())
 }
 
+/// The scanner's summary in its log (stderr), not the per-port totals (stdout) nor the
+/// status lines.
+pub(super) fn summary_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| line.starts_with("scanner:") || line.starts_with("  "))
+        .collect()
+}
+
 /// VmRSS of `pid`, in bytes.
-fn resident_bytes(pid: libc::pid_t) -> Option<u64> {
+pub(super) fn resident_bytes(pid: libc::pid_t) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: u64 = status
         .lines()

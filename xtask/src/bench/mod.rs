@@ -24,6 +24,7 @@ mod measure;
 mod memory;
 mod plot;
 mod report;
+mod soak;
 mod tools;
 
 use std::{
@@ -72,7 +73,7 @@ pub struct BenchArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "scanner,scanner2,masscan,zmap,zmap2"
+        default_value = "scanner,scanner2,masscan,zmap,zmap2,ceiling,ceiling2"
     )]
     tools: Vec<Tool>,
     /// Where results.md and results.png go (relative to the workspace root).
@@ -85,6 +86,11 @@ pub struct BenchArgs {
     /// full rate for SECONDS, its resident memory sampled every second (bench/memory.md).
     #[arg(long, value_name = "SECONDS")]
     memory: Option<u64>,
+    /// Instead of the comparison: the scanner alone at its full rate against the responder for
+    /// SECONDS (600 if none given), then found / expected, drops and RSS over time
+    /// (bench/soak.md).
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "600")]
+    soak: Option<u64>,
 }
 
 /// A rate asked of every tool.
@@ -191,12 +197,28 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(seconds) = args.memory {
         return memory::run(seconds, &args.out);
     }
+    if let Some(seconds) = args.soak {
+        return soak::run(seconds, &args.out);
+    }
     ensure!(
         !args.rates.is_empty() && !args.tools.is_empty(),
         "nothing to run"
     );
     setup::setup(setup::Scope::Everything)?;
     build::release()?;
+    if args.tools.iter().any(|tool| tool.is_ceiling()) {
+        build::quietly(
+            "the AF_XDP ceiling",
+            cmd::cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "scanner",
+                "--example",
+                "xdp_ceiling",
+            ]),
+        )?;
+    }
     let scanner = cmd::release_binary("scanner");
     let (open, closed) =
         Share::split(OPEN, CLOSED).map_err(|err| anyhow::anyhow!("bench shares: {err}"))?;
@@ -244,7 +266,12 @@ fn bench(args: &BenchArgs, context: &Context) -> Result<()> {
     let mut rows = Vec::new();
     // Rate by rate, every tool in turn: whatever else the machine does spreads over all tools.
     for &rate in &args.rates {
-        for &tool in &args.tools {
+        // The ceiling has no rate to be asked for: it runs once, with "max".
+        for &tool in args
+            .tools
+            .iter()
+            .filter(|tool| rate == Rate::Max || !tool.is_ceiling())
+        {
             let row = run_one(&mut lab, context, args.napi, &nudger, tool, rate)?;
             println!("{}", report::line(&row));
             rows.push(row);
@@ -267,7 +294,14 @@ fn bench(args: &BenchArgs, context: &Context) -> Result<()> {
     let md_path = out.join("results.md");
     fs::write(&md_path, &markdown).with_context(|| format!("writing {}", md_path.display()))?;
     let png_path = out.join("results.png");
-    plot::draw(&rows, &args.rates, &args.tools, &png_path)?;
+    // The ceiling is one point of the table, and finds nothing to plot.
+    let scanners: Vec<Tool> = args
+        .tools
+        .iter()
+        .copied()
+        .filter(|tool| !tool.is_ceiling())
+        .collect();
+    plot::draw(&rows, &args.rates, &scanners, &png_path)?;
     println!("\n{markdown}");
     println!(
         "bench: wrote {} and {}",

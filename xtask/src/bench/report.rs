@@ -120,8 +120,21 @@ fn ratio(found: usize, expected: usize) -> String {
     )
 }
 
+/// Open found, closed found and wrong: "n/a" for the ceiling, which scans nothing.
+fn scored(row: &Row) -> [String; 3] {
+    if row.tool.is_ceiling() {
+        return ["n/a".into(), "n/a".into(), "n/a".into()];
+    }
+    [
+        ratio(row.open_found, row.open_expected),
+        ratio(row.closed_found, row.closed_expected),
+        row.wrong.to_string(),
+    ]
+}
+
 /// One line per row while the bench runs.
 pub fn line(row: &Row) -> String {
+    let [open, closed, wrong] = scored(row);
     format!(
         "bench: {:<8} asked {:>5}: achieved {:>6} pps, {}/{} probes at the target, open {}, \
          closed {}, wrong {}, {:.2} CPU s/M probes, {:.1} s{}",
@@ -130,9 +143,9 @@ pub fn line(row: &Row) -> String {
         pps(row.achieved_pps()),
         row.probes,
         row.planned,
-        ratio(row.open_found, row.open_expected),
-        ratio(row.closed_found, row.closed_expected),
-        row.wrong,
+        open,
+        closed,
+        wrong,
         row.cpu_per_million(),
         row.wall.as_secs_f64(),
         if row.notes.is_empty() {
@@ -220,6 +233,7 @@ pub fn markdown(rows: &[Row], context: &Context, header: &Header) -> String {
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
+        let [open, closed, wrong] = scored(row);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {}/{} | {} | {} | {} | {}/{} | {:.2} | {:.1} |",
@@ -228,9 +242,9 @@ pub fn markdown(rows: &[Row], context: &Context, header: &Header) -> String {
             pps(row.achieved_pps()),
             row.probes,
             row.planned,
-            ratio(row.open_found, row.open_expected),
-            ratio(row.closed_found, row.closed_expected),
-            row.wrong,
+            open,
+            closed,
+            wrong,
             row.delivered,
             row.answered,
             row.cpu_per_million(),
@@ -246,6 +260,16 @@ pub fn markdown(rows: &[Row], context: &Context, header: &Header) -> String {
         for note in notes {
             let _ = writeln!(out, "- {note}");
         }
+    }
+    if rows.iter().any(|row| row.tool.is_ceiling()) {
+        let _ = writeln!(
+            out,
+            "\n*AF_XDP ceiling*: what the machine can send at all on this link, the bound of every \
+             row above. `scanner/examples/xdp_ceiling.rs` hands one fixed SYN, built once, to the \
+             scanner's own AF_XDP sender over and over, one thread per queue, as many frames as a \
+             tool's probes, all to one address of the range: no permutation, pacing, cookies, \
+             per-probe patching or reply path. It reads no answer, so it finds nothing."
+        );
     }
     let _ = writeln!(
         out,

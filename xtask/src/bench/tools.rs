@@ -21,6 +21,11 @@ pub enum Tool {
     Zmap,
     /// zmap, two sender threads (-T 2).
     Zmap2,
+    /// The ceiling: one fixed, prebuilt frame through AF_XDP as fast as it goes, one thread
+    /// (`scanner/examples/xdp_ceiling.rs`). Only at the rate "max"; it reports nothing.
+    Ceiling,
+    /// The ceiling on two queues, one thread each.
+    Ceiling2,
 }
 
 fn mac(bytes: [u8; 6]) -> String {
@@ -43,14 +48,16 @@ impl Tool {
             Tool::Masscan => "masscan",
             Tool::Zmap => "zmap",
             Tool::Zmap2 => "zmap x2",
+            Tool::Ceiling => "AF_XDP ceiling",
+            Tool::Ceiling2 => "AF_XDP ceiling x2",
         }
     }
 
     /// Sender threads of the runs.
     pub fn threads(self) -> u32 {
         match self {
-            Tool::Scanner | Tool::Masscan | Tool::Zmap => 1,
-            Tool::Scanner2 | Tool::Zmap2 => 2,
+            Tool::Scanner | Tool::Masscan | Tool::Zmap | Tool::Ceiling => 1,
+            Tool::Scanner2 | Tool::Zmap2 | Tool::Ceiling2 => 2,
         }
     }
 
@@ -59,10 +66,17 @@ impl Tool {
         matches!(self, Tool::Scanner | Tool::Scanner2)
     }
 
+    /// The bare send loop, which scans nothing.
+    pub fn is_ceiling(self) -> bool {
+        matches!(self, Tool::Ceiling | Tool::Ceiling2)
+    }
+
     /// The ports of each run: zmap 2.1.1 scans one port per run.
     pub fn runs(self, ports: &[u16]) -> Vec<Vec<u16>> {
         match self {
-            Tool::Scanner | Tool::Scanner2 | Tool::Masscan => vec![ports.to_vec()],
+            Tool::Scanner | Tool::Scanner2 | Tool::Masscan | Tool::Ceiling | Tool::Ceiling2 => {
+                vec![ports.to_vec()]
+            }
             Tool::Zmap | Tool::Zmap2 => ports.iter().map(|&port| vec![port]).collect(),
         }
     }
@@ -89,7 +103,7 @@ impl Tool {
                 let mut command = lab.command_in_scanner(&context.scanner);
                 command.args(scanner_args(
                     &range,
-                    ports,
+                    &port_list(ports),
                     &pps,
                     &cooldown,
                     self.threads(),
@@ -128,6 +142,19 @@ impl Tool {
                     .args(["-O", "csv", "-f", "saddr,classification"])
                     .args(["--output-filter", "repeat = 0", "-o"])
                     .arg(output);
+                command
+            }
+            Tool::Ceiling | Tool::Ceiling2 => {
+                let mut command = lab.command_in_scanner(ceiling_binary());
+                command.args(ceiling_args(
+                    context.settings.addresses().count() * ports.len(),
+                    self.threads(),
+                    context
+                        .settings
+                        .addresses()
+                        .next()
+                        .unwrap_or(Lab::TARGET_IP),
+                ));
                 command
             }
         }
@@ -171,6 +198,8 @@ impl Tool {
                     };
                     (address.to_owned(), port.parse()?, state.to_owned())
                 }
+                // It sends one frame over and over and reads no answer.
+                Tool::Ceiling | Tool::Ceiling2 => continue,
                 Tool::Zmap | Tool::Zmap2 => {
                     // saddr,classification (after a header line)
                     if line.starts_with("saddr") {
@@ -217,14 +246,13 @@ impl Tool {
                 super::shown(&context.scanner),
                 scanner_args(
                     "RANGE",
-                    &[0],
+                    "PORTS",
                     "RATE",
                     &COOLDOWN.as_secs().to_string(),
                     self.threads(),
                     Path::new("OUT")
                 )
                 .join(" ")
-                .replace("-p 0", "-p PORTS")
             ),
             Tool::Masscan => format!(
                 "{}: -e vs0 --adapter-ip 198.18.0.1 --router-mac 02:00:00:00:00:02 -p PORTS RANGE \
@@ -241,16 +269,52 @@ impl Tool {
                 COOLDOWN.as_secs(),
                 self.threads()
             ),
+            Tool::Ceiling | Tool::Ceiling2 => format!(
+                "{} ({}): {}",
+                self.name(),
+                super::shown(&ceiling_binary()),
+                ceiling_args(0, self.threads(), Ipv4Addr::new(198, 19, 0, 0))
+                    .join(" ")
+                    .replace("--frames 0", "--frames PROBES")
+                    .replace("198.19.0.0", "FIRST-ADDRESS-OF-RANGE")
+            ),
         }
     }
+}
+
+/// The ceiling's binary, an example of the scanner crate (built by `cargo xtask bench`).
+pub fn ceiling_binary() -> std::path::PathBuf {
+    let scanner = cmd::release_binary("scanner");
+    scanner.with_file_name("examples").join("xdp_ceiling")
+}
+
+/// The ceiling's command line: as many frames as a tool's probes, to one address of the range.
+fn ceiling_args(frames: usize, threads: u32, target: Ipv4Addr) -> Vec<String> {
+    [
+        Lab::SCANNER_IF,
+        "--threads",
+        &threads.to_string(),
+        "--frames",
+        &frames.to_string(),
+        "--source",
+        &Lab::SCANNER_IP.to_string(),
+        "--source-mac",
+        &mac(Lab::SCANNER_MAC),
+        "--gateway-mac",
+        &mac(Lab::TARGET_MAC),
+        "--target",
+        &target.to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// This scanner's command line, in one place. One pass like the others (`--retries 0`), the
 /// interface, source address and next hop given explicitly, the lab's range allowed past the
 /// default blocklist, AF_XDP where it binds.
-fn scanner_args(
+pub fn scanner_args(
     range: &str,
-    ports: &[u16],
+    ports: &str,
     pps: &str,
     cooldown: &str,
     threads: u32,
@@ -259,7 +323,7 @@ fn scanner_args(
     let mut args: Vec<String> = [
         "-sS",
         "-p",
-        &port_list(ports),
+        ports,
         range,
         "--rate",
         pps,
