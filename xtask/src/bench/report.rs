@@ -267,7 +267,8 @@ pub fn markdown(rows: &[Row], context: &Context, header: &Header) -> String {
             "\n*AF_XDP ceiling*: what the machine can send at all on this link, the bound of every \
              row above. `scanner/examples/xdp_ceiling.rs` hands one fixed SYN, built once, to the \
              scanner's own AF_XDP sender over and over, one thread per queue, as many frames as a \
-             tool's probes, all to one address of the range: no permutation, pacing, cookies, \
+             tool's probes, all to one (address, port) of the range that the responder never \
+             answers: no permutation, pacing, cookies, \
              per-probe patching or reply path. It reads no answer, so it finds nothing."
         );
     }

@@ -145,16 +145,15 @@ impl Tool {
                 command
             }
             Tool::Ceiling | Tool::Ceiling2 => {
+                let (target, port) = silent_pair(context, ports);
                 let mut command = lab.command_in_scanner(ceiling_binary());
-                command.args(ceiling_args(
-                    context.settings.addresses().count() * ports.len(),
-                    self.threads(),
-                    context
-                        .settings
-                        .addresses()
-                        .next()
-                        .unwrap_or(Lab::TARGET_IP),
-                ));
+                command
+                    .args(ceiling_args(
+                        context.settings.addresses().count() * ports.len(),
+                        self.threads(),
+                        target,
+                    ))
+                    .args(["--port", &port.to_string()]);
                 command
             }
         }
@@ -288,7 +287,30 @@ pub fn ceiling_binary() -> std::path::PathBuf {
     scanner.with_file_name("examples").join("xdp_ceiling")
 }
 
-/// The ceiling's command line: as many frames as a tool's probes, to one address of the range.
+/// An (address, port) of the range that the responder never answers: the ceiling's frames
+/// then cost the target one lookup each and bring nothing back (an answer would go up vs0's
+/// stack and be answered with a RST, on the sender's core).
+fn silent_pair(context: &Context, ports: &[u16]) -> (Ipv4Addr, u16) {
+    let config = context.settings.config().ok();
+    context
+        .settings
+        .addresses()
+        .flat_map(|ip| ports.iter().map(move |&port| (ip, port)))
+        .find(|&(ip, port)| {
+            config.as_ref().is_some_and(|config| {
+                scanner_common::responder::truth(
+                    config,
+                    u32::from(ip),
+                    port,
+                    scanner_common::wire::ip_proto::TCP,
+                ) == scanner_common::responder::Truth::Silent
+            })
+        })
+        .unwrap_or((Lab::TARGET_IP, ports.first().copied().unwrap_or(80)))
+}
+
+/// The ceiling's command line: as many frames as a tool's probes, to one silent (address,
+/// port) of the range.
 fn ceiling_args(frames: usize, threads: u32, target: Ipv4Addr) -> Vec<String> {
     [
         Lab::SCANNER_IF,
