@@ -51,10 +51,15 @@ pub fn run(
         .stdin(Stdio::null())
         .stdout(file.try_clone()?)
         .stderr(file);
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    // SAFETY: prctl and signal are async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         command.pre_exec(|| {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The escalation starts with SIGINT, which a bench started in the background (a
+            // shell without job control) would hand down ignored.
+            if libc::signal(libc::SIGINT, libc::SIG_DFL) == libc::SIG_ERR {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

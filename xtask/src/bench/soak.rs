@@ -159,9 +159,20 @@ fn soak(
         measured.cpu.as_secs_f64(),
         measured.status,
     );
-    let _ = writeln!(md, "RSS every 30 s:\n\n| second | RSS (MiB) |\n|---:|---:|");
-    for (second, rss) in samples.iter().enumerate().step_by(30) {
-        let _ = writeln!(md, "| {second} | {} |", mib(*rss));
+    let _ = writeln!(
+        md,
+        "RSS every 30 s, and the highest second of the 30 s that follow:\n\n\
+         | second | RSS (MiB) | highest (MiB) |\n|---:|---:|---:|"
+    );
+    for (window, rss) in samples.chunks(30).enumerate() {
+        let highest = rss.iter().max().copied().unwrap_or(0);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            window * 30,
+            mib(rss[0]),
+            mib(highest)
+        );
     }
     let _ = writeln!(
         md,
