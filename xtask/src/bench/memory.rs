@@ -84,16 +84,7 @@ fn measure_scan(lab: &Lab, scanner: &Path, seconds: u64, out: &Path) -> Result<(
     for (second, rss) in samples.iter().enumerate() {
         let _ = writeln!(md, "| {second} | {} |", rss >> 20);
     }
-    let _ = writeln!(
-        md,
-        "\nThe scanner's summary:\n\n```\n{}\n```",
-        summary.join("\n")
-    );
-    let out = cmd::workspace_root().join(out);
-    fs::create_dir_all(&out)?;
-    let path = out.join("memory.md");
-    fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
-    println!("{md}\nbench: wrote {}", shown(&path));
+    write_report(md, &summary, out, "memory.md")?;
     anyhow::ensure!(
         measured.success,
         "the scan did not end well: {}",
@@ -103,6 +94,22 @@ fn measure_scan(lab: &Lab, scanner: &Path, seconds: u64, out: &Path) -> Result<(
         peak_mib < BOUND_MIB,
         "peak RSS {peak_mib} MiB is over the bound of {BOUND_MIB} MiB"
     );
+    Ok(())
+}
+
+/// Ends `md` with the scanner's summary, writes it to `out/name` (in the workspace) and prints
+/// it.
+pub(super) fn write_report(mut md: String, summary: &[&str], out: &Path, name: &str) -> Result<()> {
+    let _ = writeln!(
+        md,
+        "\nThe scanner's summary:\n\n```\n{}\n```",
+        summary.join("\n")
+    );
+    let out = cmd::workspace_root().join(out);
+    fs::create_dir_all(&out)?;
+    let path = out.join(name);
+    fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
+    println!("{md}\nbench: wrote {}", shown(&path));
     Ok(())
 }
 

@@ -174,16 +174,7 @@ fn soak(
             mib(highest)
         );
     }
-    let _ = writeln!(
-        md,
-        "\nThe scanner's summary:\n\n```\n{}\n```",
-        summary.join("\n")
-    );
-    let out = cmd::workspace_root().join(out);
-    fs::create_dir_all(&out)?;
-    let path = out.join("soak.md");
-    fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
-    println!("{md}\nbench: wrote {}", shown(&path));
+    memory::write_report(md, &summary, out, "soak.md")?;
     ensure!(
         measured.success,
         "the scan did not end well: {}",
@@ -195,7 +186,7 @@ fn soak(
             && score.wrong == 0
             && score.duplicates == 0,
         "lost or wrong results: see {}",
-        shown(&path)
+        shown(&out.join("soak.md"))
     );
     Ok(())
 }
