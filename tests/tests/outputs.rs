@@ -12,6 +12,7 @@ use std::{collections::BTreeMap, fs, path::PathBuf, process::Command};
 use common::{
     consumers::{assert_valid_xml, libnmap, ndiff, tool},
     run, scanner,
+    scratch::Scratch,
 };
 use scanner_tests::{Lab, LabConfig};
 
@@ -19,28 +20,6 @@ const NMAP_XSL: &str = "/usr/share/nmap/nmap.xsl";
 const HOSTS: &str = "198.18.128.7-9";
 
 /// A directory for one test's files, removed afterwards.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("scanner-outputs-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.0.join(file).display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 fn nmap(lab: &Lab, args: &[&str]) {
     let output = lab
         .command_in_scanner("nmap")
@@ -175,7 +154,7 @@ fn every_scan_type_writes_what_nmaps_consumers_read_as_nmaps() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
-    let scratch = Scratch::new("types");
+    let scratch = Scratch::new("outputs-types");
     compare(
         &lab,
         &scratch,
@@ -215,7 +194,7 @@ fn os_detection_xml_reads_as_nmaps() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
-    let scratch = Scratch::new("os");
+    let scratch = Scratch::new("outputs-os");
     let (theirs, ours) = (scratch.path("nmap.xml"), scratch.path("ours.xml"));
     let target = "198.18.128.7";
     nmap(&lab, &["-sS", "-O", "-p", "22,23", target, "-oX", &theirs]);
@@ -263,7 +242,25 @@ fn os_detection_xml_reads_as_nmaps() {
     };
     let (theirs_best, ours_best) = (best(libnmap(&theirs)), best(libnmap(&ours)));
     assert!(!ours_best.is_empty(), "python-libnmap read no osmatch");
-    assert_eq!(ours_best, theirs_best, "the best OS match differs");
+    // The same OS and CPEs; the accuracy within a few points, as the timing-derived SEQ
+    // tests (TS, SP) of either run may land one class off on a loaded machine.
+    let (theirs_match, ours_match) = (os_match(&theirs_best), os_match(&ours_best));
+    assert!(
+        ours_match.0 == theirs_match.0
+            && ours_match.2 == theirs_match.2
+            && ours_match.1.abs_diff(theirs_match.1) <= 5,
+        "the best OS match differs: nmap {theirs_best:?}, ours {ours_best:?}"
+    );
+}
+
+/// `(name, accuracy, CPEs)` of a libnmap `os` line: `ADDRESS os NAME ACCURACY [CPES]`.
+fn os_match(line: &str) -> (&str, u32, &str) {
+    let (head, cpes) = line.split_once(" [").unwrap_or((line, ""));
+    let (name, accuracy) = head.rsplit_once(' ').unwrap_or((head, ""));
+    let accuracy = accuracy
+        .parse()
+        .unwrap_or_else(|_| panic!("no accuracy in {line:?}"));
+    (name, accuracy, cpes)
 }
 
 #[test]
@@ -271,7 +268,7 @@ fn pn_lists_hosts_that_never_answer_as_nmap_and_all_outputs_are_written() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
-    let scratch = Scratch::new("pn");
+    let scratch = Scratch::new("outputs-pn");
     let dropped = lab.config().dropped_ports[0].to_string();
     let base = scratch.path("all");
     let (csv, list, json) = (
@@ -386,7 +383,7 @@ fn past_max_host_tables_the_outputs_stream_and_keep_nmaps_states() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
-    let scratch = Scratch::new("stream");
+    let scratch = Scratch::new("outputs-stream");
     let config = lab.config();
     let ports = format!(
         "22,23,{},{}",
@@ -467,7 +464,7 @@ fn csv_dport_is_the_port_each_reply_was_sent_to() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
-    let scratch = Scratch::new("dport");
+    let scratch = Scratch::new("outputs-dport");
     let (csv, pcap) = (scratch.path("r.csv"), scratch.path("r.pcap"));
     run(scanner(&lab).args([
         "-sS",
@@ -507,7 +504,7 @@ fn a_full_disk_or_a_missing_directory_is_one_line_and_exit_1() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
-    let scratch = Scratch::new("full");
+    let scratch = Scratch::new("outputs-full");
     let disk = TinyDisk::new(&scratch);
     let json = disk.0.join("r.jsonl").display().to_string();
     // 256 hosts x 6 ports, some 90 bytes a line: far beyond 8 KiB.
@@ -578,7 +575,7 @@ fn merged_shards_hold_the_whole_scan_in_every_format() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
-    let scratch = Scratch::new("merge");
+    let scratch = Scratch::new("outputs-merge");
     let scan = |name: &str, shard: Option<u32>| {
         let mut command = scanner(&lab);
         command.args([

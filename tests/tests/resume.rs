@@ -10,36 +10,18 @@ use std::{
     collections::BTreeMap,
     fs,
     os::unix::process::ExitStatusExt,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
     thread,
     time::Duration,
 };
 
-use common::{scanner, wait_bounded};
+use common::{scanner, scratch::Scratch, wait_bounded};
 use scanner_tests::{Lab, LabConfig};
 
 /// 4096 addresses x 6 ports at 2000 pps: twelve seconds of first pass.
 const RANGE: &str = "198.18.128.0/20";
 const RATE: &str = "2000";
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("scanner-resume-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn ports(lab: &Lab) -> String {
     let config = lab.config();
@@ -139,7 +121,7 @@ fn stopped_signal_killed_and_resumed(first_signal: i32, first_code: i32, extra: 
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
-    let scratch = Scratch::new(&format!("{first_signal}{}", extra.len()));
+    let scratch = Scratch::new(&format!("resume-{first_signal}{}", extra.len()));
     let dir = &scratch.0;
 
     let (status, stderr) = interrupt(
@@ -205,7 +187,7 @@ fn a_checkpoint_of_another_scan_or_a_damaged_one_is_one_line() {
     let Some(lab) = common::lab(LabConfig::default()) else {
         return;
     };
-    let scratch = Scratch::new("refused");
+    let scratch = Scratch::new("resume-refused");
     let dir = &scratch.0;
     let (status, stderr) = interrupt(
         &mut scan(&lab, dir, &[]),

@@ -20,7 +20,9 @@ use std::{
 use common::{
     Found,
     consumers::{assert_valid_xml, ndiff},
-    parse_json_states_of, run, scanner, scanner_bin, wait_bounded,
+    parse_json_states_of, run, scanner, scanner_bin,
+    scratch::Scratch,
+    wait_bounded,
 };
 use scanner_tests::{LabConfig, slurm::Slurm};
 
@@ -37,23 +39,6 @@ fn job_script() -> PathBuf {
 }
 
 /// A directory for the cluster and the job, removed afterwards.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("scanner-slurm-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A `scanner` for the job's PATH that runs the real one in the namespace of "machine"
 /// `SLURM_ARRAY_TASK_ID`, allowed to scan the lab: the script itself runs unchanged.
 fn write_wrapper(dir: &Path, namespaces: &[String]) -> PathBuf {
@@ -104,7 +89,7 @@ fn a_slurm_job_array_of_four_shards_merges_into_the_single_scan() {
     }) else {
         return;
     };
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("slurm");
     let slurm = Slurm::start(&scratch.0.join("cluster"), 2 * u32::from(TASKS))
         .unwrap_or_else(|err| panic!("starting Slurm: {err:#}"));
     let job_dir = scratch.0.join("job");

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 pub mod consumers;
 pub mod nmap;
+pub mod scratch;
 pub mod tshark;
 
 /// A lab for this test, or `None` (test skipped with a note) when not root outside CI.

@@ -220,15 +220,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         )?;
     }
     let scanner = cmd::release_binary("scanner");
-    let (open, closed) =
-        Share::split(OPEN, CLOSED).map_err(|err| anyhow::anyhow!("bench shares: {err}"))?;
-    let settings = ResponderSettings {
-        scanner_bin: scanner.clone(),
-        range: RANGE,
-        seed: SEED,
-        open,
-        closed,
-    };
+    let settings = responder_settings(&scanner, OPEN, CLOSED)?;
     let expected = Expected::of(&settings, &PORTS)?;
     let work = std::env::temp_dir().join(format!("scanner-bench-{}", std::process::id()));
     fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
@@ -380,6 +372,20 @@ pub fn shown(path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+/// The responder every mode scans: the bench's range and seed, answering `open` and `closed`
+/// shares of its (address, port) pairs.
+fn responder_settings(scanner: &Path, open: f64, closed: f64) -> Result<ResponderSettings> {
+    let (open, closed) = Share::split(open, closed)
+        .map_err(|err| anyhow::anyhow!("responder shares {open} and {closed}: {err}"))?;
+    Ok(ResponderSettings {
+        scanner_bin: scanner.to_path_buf(),
+        range: RANGE,
+        seed: SEED,
+        open,
+        closed,
+    })
 }
 
 #[cfg(test)]

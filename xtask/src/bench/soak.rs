@@ -18,12 +18,12 @@ use std::{
 
 use anyhow::{Context as _, Result, ensure};
 use scanner_common::{
-    responder::{Share, Truth, truth},
+    responder::{Truth, truth},
     wire::ip_proto,
 };
 use scanner_tests::{Lab, LabConfig, ResponderSettings};
 
-use super::{COOLDOWN, MAX_RATE, RANGE, SEED, link, measure, memory, shown, tools};
+use super::{COOLDOWN, MAX_RATE, SEED, link, measure, memory, responder_settings, shown, tools};
 use crate::{build, cmd, setup};
 
 /// Internet-like answers: few open, few closed, most silent (and -oJ stays a few GB).
@@ -36,15 +36,7 @@ pub fn run(seconds: u64, out: &Path) -> Result<()> {
     setup::setup(setup::Scope::Everything)?;
     build::release()?;
     let scanner = cmd::release_binary("scanner");
-    let (open, closed) =
-        Share::split(OPEN, CLOSED).map_err(|err| anyhow::anyhow!("soak shares: {err}"))?;
-    let settings = ResponderSettings {
-        scanner_bin: scanner.clone(),
-        range: RANGE,
-        seed: SEED,
-        open,
-        closed,
-    };
+    let settings = responder_settings(&scanner, OPEN, CLOSED)?;
     let work = std::env::temp_dir().join(format!("scanner-soak-{}", std::process::id()));
     fs::create_dir_all(&work)?;
     let mut lab = Lab::up(LabConfig::responder_only(settings.clone()))?;
@@ -107,8 +99,11 @@ fn soak(
     println!("bench: scoring {}", shown(&results));
     let score = Score::of(&results, settings)?;
 
+    // From the first minute to the end of sending: the exit (cooldown, writers flushed,
+    // memory freed) is not the steady state.
+    let sending = samples.len().min(seconds as usize + 1);
     let settled = samples
-        .get(SETTLED.min(samples.len().saturating_sub(1))..)
+        .get(SETTLED.min(sending.saturating_sub(1))..sending)
         .unwrap_or(&[]);
     let (low, high) = settled.iter().fold((u64::MAX, 0), |(low, high), &rss| {
         (low.min(rss), high.max(rss))
@@ -139,7 +134,7 @@ fn soak(
          | reported twice | {} |\n\
          | answers at vs0 / sent by the responder | {delivered} / {} |\n\
          | peak RSS (wait4) | {} MiB |\n\
-         | RSS after the first minute | {} - {} MiB |\n\
+         | RSS from the first minute to the end of sending | {} - {} MiB |\n\
          | wall, CPU | {:.0} s, {:.0} s |\n\
          | exit | {} |\n",
         counts.probes,
