@@ -125,56 +125,93 @@ impl ReplyKind {
     }
 }
 
+/// What a ring buffer entry is: its first byte, so that user space reads every entry by its
+/// tag and a new kind of entry is a new tag, whatever its size.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingEntry {
+    /// A [`ReplyRecord`].
+    Reply = 1,
+    /// A [`FrameCopy`] for capture.
+    Frame = 2,
+    /// An [`OsReplyCopy`].
+    OsReply = 3,
+}
+
+impl RingEntry {
+    pub const fn from_u8(value: u8) -> Option<Self> {
+        match value {
+            1 => Some(Self::Reply),
+            2 => Some(Self::Frame),
+            3 => Some(Self::OsReply),
+            _ => None,
+        }
+    }
+}
+
 /// One validated reply, as the XDP program pushes it into the ring buffer.
 ///
 /// Addresses are the values of their network-order bytes (`u32::from_be_bytes`); ports and
 /// other integers are host order.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct ReplyRecord {
-    /// `bpf_ktime_get_ns()` when the reply arrived (CLOCK_MONOTONIC).
-    pub timestamp_ns: u64,
+    /// [`RingEntry::Reply`].
+    pub entry: u8,
+    /// A [`ReplyKind`].
+    pub kind: u8,
+    /// The probe's IP protocol (6 for TCP).
+    pub probe_proto: u8,
+    /// The reply's IPv4 TTL.
+    pub ttl: u8,
     /// The address our probe went to (for ICMP errors: the quoted destination).
     pub target: u32,
+    /// `bpf_ktime_get_ns()` when the reply arrived (CLOCK_MONOTONIC).
+    pub timestamp_ns: u64,
     /// The reply's IPv4 source (differs from `target` when a router sent an ICMP error).
     pub responder: u32,
     /// The port our probe went to; for the IP protocol scan, its protocol number.
     pub port: u16,
-    /// The probe's IP protocol (6 for TCP).
-    pub probe_proto: u8,
-    /// A [`ReplyKind`].
-    pub kind: u8,
-    /// The reply's IPv4 TTL.
-    pub ttl: u8,
+    /// The reply's IPv4 identification.
+    pub ip_id: u16,
     /// TCP flags of a TCP reply.
     pub tcp_flags: u8,
     /// ICMP type and code of an ICMP reply.
     pub icmp_type: u8,
     pub icmp_code: u8,
-    /// The reply's IPv4 identification.
-    pub ip_id: u16,
-    /// The reply's TCP window.
-    pub tcp_window: u16,
     /// Type of the first chunk of an SCTP reply.
     pub sctp_chunk: u8,
-    pub _reserved: [u8; 3],
+    /// The reply's TCP window.
+    pub tcp_window: u16,
+    pub _reserved: u16,
+}
+
+impl Default for ReplyRecord {
+    /// An empty record, tagged as one.
+    fn default() -> Self {
+        Self {
+            entry: RingEntry::Reply as u8,
+            ..Zeroable::zeroed()
+        }
+    }
 }
 
 /// The first `N` bytes of a frame the XDP program saw, pushed through the same ring as the
-/// [`ReplyRecord`]s (the kinds are told apart by size): [`FrameCopy`] for capture,
+/// [`ReplyRecord`]s and told apart by its [`RingEntry`] tag: [`FrameCopy`] for capture,
 /// [`OsReplyCopy`] for OS detection.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SnapCopy<const N: usize> {
-    /// `bpf_ktime_get_ns()` when it arrived (CLOCK_MONOTONIC).
-    pub timestamp_ns: u64,
-    /// The frame's length on the wire.
-    pub wire_len: u32,
-    /// How many bytes of `bytes` are the frame's.
-    pub kept: u16,
+    /// [`RingEntry::Frame`] or [`RingEntry::OsReply`].
+    pub entry: u8,
     /// 1 when the frame is a reply the program matched, 0 otherwise.
     pub matched: u8,
-    pub _reserved: u8,
+    /// How many bytes of `bytes` are the frame's.
+    pub kept: u16,
+    /// The frame's length on the wire.
+    pub wire_len: u32,
+    /// `bpf_ktime_get_ns()` when it arrived (CLOCK_MONOTONIC).
+    pub timestamp_ns: u64,
     pub bytes: [u8; N],
 }
 
@@ -189,9 +226,9 @@ pub const OS_SNAP: usize = 592;
 /// probe, not a summary.
 pub type OsReplyCopy = SnapCopy<OS_SNAP>;
 
-// SAFETY: `#[repr(C)]`, a 16-byte head of integers then bytes; both sizes are multiples of 8,
-// so there is no padding (checked in the tests) and every bit pattern is valid. Only these
-// two sizes: another `N` could leave trailing padding.
+// SAFETY: `#[repr(C)]`, a 16-byte head of integers (each at its natural alignment) then bytes;
+// both sizes are multiples of 8, so there is no padding (checked in the tests) and every bit
+// pattern is valid. Only these two sizes: another `N` could leave trailing padding.
 unsafe impl Zeroable for FrameCopy {}
 unsafe impl Pod for FrameCopy {}
 unsafe impl Zeroable for OsReplyCopy {}
@@ -242,6 +279,18 @@ mod tests {
         assert_eq!(core::mem::size_of::<ReplyRecord>(), 32);
         assert_eq!(core::mem::size_of::<FrameCopy>(), 16 + FRAME_SNAP);
         assert_eq!(core::mem::size_of::<OsReplyCopy>(), 16 + OS_SNAP);
+    }
+
+    #[test]
+    fn every_ring_entry_starts_with_its_tag() {
+        assert_eq!(core::mem::offset_of!(ReplyRecord, entry), 0);
+        assert_eq!(core::mem::offset_of!(FrameCopy, entry), 0);
+        assert_eq!(core::mem::offset_of!(OsReplyCopy, entry), 0);
+        assert_eq!(ReplyRecord::default().entry, RingEntry::Reply as u8);
+        for entry in [RingEntry::Reply, RingEntry::Frame, RingEntry::OsReply] {
+            assert_eq!(RingEntry::from_u8(entry as u8), Some(entry));
+        }
+        assert_eq!(RingEntry::from_u8(0), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
 use scanner_common::{
-    Counter, OS_SNAP, XdpConfig,
+    Counter, OS_SNAP, RingEntry, XdpConfig,
     os::OsIdentity,
     wire::{self, icmp, ip_proto},
 };
@@ -22,7 +22,7 @@ pub fn reply(ctx: &XdpContext, config: &XdpConfig, ip: &Ipv4Hdr, l4: usize, now_
         return xdp_action::XDP_PASS;
     }
     record::count(Counter::Matched);
-    if !record::copy_frame::<OS_SNAP>(ctx, now_ns, true) {
+    if !record::copy_frame::<OS_SNAP>(ctx, RingEntry::OsReply, now_ns, true) {
         record::count(Counter::RingFull);
     }
     xdp_action::XDP_DROP

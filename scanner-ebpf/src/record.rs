@@ -6,7 +6,9 @@ use aya_ebpf::{
     maps::{PerCpuArray, RingBuf},
     programs::XdpContext,
 };
-use scanner_common::{Counter, DEFAULT_RING_BYTES, FRAME_SNAP, ReplyKind, ReplyRecord, SnapCopy};
+use scanner_common::{
+    Counter, DEFAULT_RING_BYTES, FRAME_SNAP, ReplyKind, ReplyRecord, RingEntry, SnapCopy,
+};
 use scanner_ebpf::headers::Ipv4Hdr;
 
 /// User space may resize it at load time (`EbpfLoader::map_max_entries`).
@@ -67,7 +69,12 @@ pub fn push(reply: &ReplyRecord) {
 /// [`SnapCopy`]: a frame for capture, an OS-detection reply copy. Returns whether it
 /// went in; the caller counts the loss as its own.
 #[inline(always)]
-pub fn copy_frame<const N: usize>(ctx: &XdpContext, timestamp_ns: u64, matched: bool) -> bool {
+pub fn copy_frame<const N: usize>(
+    ctx: &XdpContext,
+    tag: RingEntry,
+    timestamp_ns: u64,
+    matched: bool,
+) -> bool {
     let wire_len = ctx.data_end() - ctx.data();
     let Some(mut entry) = REPLIES.reserve::<SnapCopy<N>>(0) else {
         return false;
@@ -81,11 +88,11 @@ pub fn copy_frame<const N: usize>(ctx: &XdpContext, timestamp_ns: u64, matched: 
     // SAFETY: `copy` points to the reserved entry, SnapCopy<N>-sized; `kept` <= N bytes are
     // written into its `bytes` array, from inside the packet (kept <= its length).
     let loaded = unsafe {
-        (*copy).timestamp_ns = timestamp_ns;
-        (*copy).wire_len = wire_len as u32;
-        (*copy).kept = kept as u16;
+        (*copy).entry = tag as u8;
         (*copy).matched = u8::from(matched);
-        (*copy)._reserved = 0;
+        (*copy).kept = kept as u16;
+        (*copy).wire_len = wire_len as u32;
+        (*copy).timestamp_ns = timestamp_ns;
         bpf_xdp_load_bytes(ctx.ctx, 0, (*copy).bytes.as_mut_ptr().cast(), kept as u32)
     };
     if loaded == 0 {
@@ -100,7 +107,7 @@ pub fn copy_frame<const N: usize>(ctx: &XdpContext, timestamp_ns: u64, matched: 
 /// Copies a matched or unmatched frame for --pcap/--packet-trace.
 #[inline(always)]
 pub fn capture_frame(ctx: &XdpContext, timestamp_ns: u64, matched: bool) {
-    if !copy_frame::<FRAME_SNAP>(ctx, timestamp_ns, matched) {
+    if !copy_frame::<FRAME_SNAP>(ctx, RingEntry::Frame, timestamp_ns, matched) {
         count(Counter::CaptureLost);
     }
 }
