@@ -618,10 +618,23 @@ fn attribute(tag: &BytesStart, name: &str) -> Result<Option<String>, String> {
             let value = attr
                 .normalized_value(quick_xml::XmlVersion::Explicit1_0)
                 .map_err(|err| format!("a malformed attribute value: {err}"))?;
+            // A raw control character gets past the reader, but no XML may hold it, not
+            // even as a reference: the merged file would not read back.
+            if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+                return Err(format!(
+                    "attribute {name} holds U+{:04X}, which XML does not allow",
+                    u32::from(c)
+                ));
+            }
             return Ok(Some(value.into_owned()));
         }
     }
     Ok(None)
+}
+
+/// XML 1.0's Char production (section 2.2).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 fn read_runstats(tag: &BytesStart, stats: &mut Finished) -> Result<(), String> {
