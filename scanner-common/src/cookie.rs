@@ -87,6 +87,13 @@ impl Cookie {
         (self.0 >> 48) as u16
     }
 
+    /// The id of a DNS query: what a DNS answer must echo (the bits of the TCP sequence
+    /// number, which a UDP probe has no other use for).
+    #[inline(always)]
+    pub fn dns_id(self) -> u16 {
+        self.0 as u16
+    }
+
     /// The identifier and sequence number of an ICMP echo request, as the 32-bit word they
     /// form on the wire (identifier high). The identifier is never 0: some hosts ignore such
     /// requests (nmap avoids it too).

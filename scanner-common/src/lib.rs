@@ -13,6 +13,7 @@ pub mod ip_scan;
 pub mod os;
 pub mod responder;
 pub mod sctp;
+pub mod udp;
 pub mod wire;
 
 use bytemuck::{Pod, Zeroable};
@@ -49,6 +50,9 @@ pub mod family {
     /// ids of [`os::OsIdentity`](crate::os::OsIdentity), copied whole as [`OsReplyCopy`].
     /// Used alone: an OS detection stage claims nothing else.
     pub const OS: u32 = 1 << 3;
+    /// UDP probes (-sU) with the cookie in the source port and the IP ID, and in a DNS
+    /// query's id (see [`udp`](crate::udp)).
+    pub const UDP: u32 = 1 << 4;
 }
 
 /// What the XDP program copies into the ring for --pcap/--packet-trace (bits of
@@ -94,7 +98,7 @@ pub enum ReplyKind {
     IcmpError = 4,
     /// ICMP echo reply to our echo request (-sO).
     IcmpEchoReply = 5,
-    /// UDP datagram to the cookie's source port from the port our probe went to (-sO).
+    /// UDP datagram to the cookie's source port from the port our probe went to (-sO, -sU).
     UdpReply = 6,
     /// SCTP packet carrying our initiate tag as its verification tag (-sO); the record's
     /// `sctp_chunk` says which chunk.

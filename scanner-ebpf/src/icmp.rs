@@ -1,15 +1,19 @@
 //! ICMP replies: errors that quote one of our probes (RFC 792: its IP header and at least its
-//! first 8 bytes), and echo replies to the IP protocol scan's echo request.
+//! first 8 bytes), which the families judge by the quote; and other messages (echo replies),
+//! which they judge whole.
 
 use aya_ebpf::programs::XdpContext;
 use scanner_common::{
-    Counter, ReplyKind, ReplyRecord, XdpConfig, family,
-    wire::{self, icmp, ip_proto},
+    Counter, ReplyKind, ReplyRecord, XdpConfig,
+    wire::{self, icmp},
 };
 
-use scanner_ebpf::headers::{IcmpHdr, Ipv4Hdr, QuotedL4, ptr_at};
+use scanner_ebpf::headers::{IcmpHdr, Ipv4Hdr, ptr_at};
 
-use crate::{ip_scan, record, sctp, tcp};
+use crate::{
+    family::{self, Quote},
+    record,
+};
 
 #[inline(always)]
 pub fn classify(
@@ -21,11 +25,8 @@ pub fn classify(
     let header: *const IcmpHdr = ptr_at(ctx, l4)?;
     let header = unsafe { &*header };
     match header.icmp_type {
-        icmp::ECHO_REPLY if config.families & family::IP_PROTO != 0 => {
-            ip_scan::echo_reply(config, ip, header)
-        }
         icmp::DEST_UNREACHABLE | icmp::TIME_EXCEEDED => error(ctx, config, ip, l4, header),
-        _ => None,
+        _ => family::icmp_reply(config, ip, header),
     }
 }
 
@@ -45,34 +46,21 @@ fn error(
         return None;
     }
     let quoted_l4 = l4 + wire::ICMP_HEADER_LEN + quoted_ip.header_len()?;
-    let protocol = quoted_ip.protocol;
-    let (port, ours) = if config.families & family::IP_PROTO != 0 {
-        (
-            u16::from(protocol),
-            ip_scan::quotes_our_probe(ctx, config, quoted_ip, quoted_l4),
-        )
-    } else if protocol == ip_proto::TCP && config.families & family::TCP != 0 {
-        let quoted: *const QuotedL4 = ptr_at(ctx, quoted_l4)?;
-        let quoted = unsafe { &*quoted };
-        (
-            u16::from_be(quoted.dest),
-            tcp::quotes_our_syn(config, quoted_ip.src(), quoted_ip.dst(), quoted),
-        )
-    } else if protocol == ip_proto::SCTP && config.families & family::SCTP != 0 {
-        let quoted: *const QuotedL4 = ptr_at(ctx, quoted_l4)?;
-        let quoted = unsafe { &*quoted };
-        (
-            u16::from_be(quoted.dest),
-            sctp::quotes_our_probe(config, quoted_ip, quoted),
-        )
-    } else {
-        return None;
+    let port = match family::quoted(ctx, config, quoted_ip, quoted_l4) {
+        Quote::Ours(port) => port,
+        Quote::Forged => {
+            record::count(Counter::BadCookie);
+            return None;
+        }
+        Quote::Other => return None,
     };
-    if !ours {
-        record::count(Counter::BadCookie);
-        return None;
-    }
-    let mut reply = record::reply(ReplyKind::IcmpError, ip, quoted_ip.dst(), port, protocol);
+    let mut reply = record::reply(
+        ReplyKind::IcmpError,
+        ip,
+        quoted_ip.dst(),
+        port,
+        quoted_ip.protocol,
+    );
     reply.icmp_type = header.icmp_type;
     reply.icmp_code = header.code;
     Some(reply)

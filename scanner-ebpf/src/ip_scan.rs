@@ -1,18 +1,59 @@
 //! Replies to the IP protocol scan (-sO): see `scanner_common::ip_scan` for where each probe
-//! carries its cookie. A reply in the probed protocol says the protocol is open; ICMP errors
-//! about the probes are left to `icmp`, which asks [`quotes_our_probe`].
+//! carries its cookie. A reply in the probed protocol says the protocol is open, and so does an
+//! ICMP error about the probe from the target.
 
 use aya_ebpf::programs::XdpContext;
 use scanner_common::{
     Counter, ReplyKind, ReplyRecord, XdpConfig,
     cookie::{Cookie, ProbeId},
-    ip_scan,
+    family, ip_scan,
     wire::{icmp, ip_proto, tcp_flags},
 };
 
 use scanner_ebpf::headers::{IcmpHdr, Ipv4Hdr, QuotedL4, SctpHdr, TcpHdr, UdpHdr, ptr_at};
 
-use crate::record;
+use crate::{
+    family::{Family, Quote},
+    record,
+};
+
+pub struct IpScan;
+
+impl Family for IpScan {
+    const BIT: u32 = family::IP_PROTO;
+
+    /// Every protocol may answer: the probe's own is its answer.
+    #[inline(always)]
+    fn answers_in(_protocol: u8) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn reply(ctx: &XdpContext, config: &XdpConfig, ip: &Ipv4Hdr, l4: usize) -> Option<ReplyRecord> {
+        reply(ctx, config, ip, l4)
+    }
+
+    #[inline(always)]
+    fn icmp_reply(config: &XdpConfig, ip: &Ipv4Hdr, icmp: &IcmpHdr) -> Option<ReplyRecord> {
+        match icmp.icmp_type {
+            icmp::ECHO_REPLY => echo_reply(config, ip, icmp),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn quoted(
+        ctx: &XdpContext,
+        config: &XdpConfig,
+        quoted_ip: &Ipv4Hdr,
+        quoted_l4: usize,
+    ) -> Quote {
+        match quotes_our_probe(ctx, config, quoted_ip, quoted_l4) {
+            true => Quote::Ours(u16::from(quoted_ip.protocol)),
+            false => Quote::Forged,
+        }
+    }
+}
 
 /// The cookie of our probe in `protocol` to the reply's sender.
 #[inline(always)]
@@ -22,12 +63,7 @@ fn cookie_for_reply(config: &XdpConfig, ip: &Ipv4Hdr, protocol: u8) -> Cookie {
 
 /// A reply in the probe's own protocol (ICMP excepted).
 #[inline(always)]
-pub fn classify(
-    ctx: &XdpContext,
-    config: &XdpConfig,
-    ip: &Ipv4Hdr,
-    l4: usize,
-) -> Option<ReplyRecord> {
+fn reply(ctx: &XdpContext, config: &XdpConfig, ip: &Ipv4Hdr, l4: usize) -> Option<ReplyRecord> {
     let protocol = ip.protocol;
     // The scan's "port" is the protocol.
     let port = u16::from(protocol);
@@ -91,7 +127,7 @@ pub fn classify(
 
 /// An echo reply to our echo request.
 #[inline(always)]
-pub fn echo_reply(config: &XdpConfig, ip: &Ipv4Hdr, header: &IcmpHdr) -> Option<ReplyRecord> {
+fn echo_reply(config: &XdpConfig, ip: &Ipv4Hdr, header: &IcmpHdr) -> Option<ReplyRecord> {
     if header.code != 0 {
         return None;
     }
@@ -114,7 +150,7 @@ pub fn echo_reply(config: &XdpConfig, ip: &Ipv4Hdr, header: &IcmpHdr) -> Option<
 /// `quoted_l4`) is one of our probes: its IP ID, and the header fields that carry the cookie
 /// where the protocol has them (RFC 792 guarantees their first 8 bytes).
 #[inline(always)]
-pub fn quotes_our_probe(
+fn quotes_our_probe(
     ctx: &XdpContext,
     config: &XdpConfig,
     quoted_ip: &Ipv4Hdr,

@@ -4,17 +4,19 @@
 #![no_std]
 #![no_main]
 
+mod family;
 mod icmp;
 mod ip_scan;
 mod os;
 mod record;
 mod sctp;
 mod tcp;
+mod udp;
 
 use aya_ebpf::{
     bindings::xdp_action, helpers::bpf_ktime_get_ns, macros::xdp, programs::XdpContext,
 };
-use scanner_common::{Counter, ReplyKind, ReplyRecord, XdpConfig, capture, family, wire};
+use scanner_common::{Counter, ReplyKind, ReplyRecord, XdpConfig, capture, wire};
 use scanner_ebpf::headers::{EthHdr, Ipv4Hdr, ptr_at};
 
 /// The scan's configuration; user space sets it with `EbpfLoader::set_global` before loading.
@@ -38,7 +40,7 @@ fn config() -> XdpConfig {
 pub fn scanner(ctx: XdpContext) -> u32 {
     record::count(Counter::Seen);
     let config = config();
-    if config.families & family::OS != 0 {
+    if config.families & scanner_common::family::OS != 0 {
         return os_detection(&ctx, &config);
     }
     match classify(&ctx, &config) {
@@ -96,14 +98,7 @@ fn classify(ctx: &XdpContext, config: &XdpConfig) -> Option<ReplyRecord> {
     let l4 = wire::ETH_HEADER_LEN + ip.header_len()?;
     match ip.protocol {
         wire::ip_proto::ICMP => icmp::classify(ctx, config, ip, l4),
-        _ if config.families & family::IP_PROTO != 0 => ip_scan::classify(ctx, config, ip, l4),
-        wire::ip_proto::TCP if config.families & family::TCP != 0 => {
-            tcp::classify(ctx, config, ip, l4)
-        }
-        wire::ip_proto::SCTP if config.families & family::SCTP != 0 => {
-            sctp::classify(ctx, config, ip, l4)
-        }
-        _ => None,
+        _ => family::reply(ctx, config, ip, l4),
     }
 }
 

@@ -5,12 +5,52 @@ use aya_ebpf::programs::XdpContext;
 use scanner_common::{
     Counter, ReplyKind, ReplyRecord, XdpConfig,
     cookie::{Cookie, ProbeId},
+    family,
     wire::{ip_proto, sctp_chunk},
 };
 
 use scanner_ebpf::headers::{Ipv4Hdr, QuotedL4, SctpHdr, ptr_at};
 
-use crate::record;
+use crate::{
+    family::{Family, Quote},
+    record,
+};
+
+pub struct Sctp;
+
+impl Family for Sctp {
+    const BIT: u32 = family::SCTP;
+
+    #[inline(always)]
+    fn answers_in(protocol: u8) -> bool {
+        protocol == ip_proto::SCTP
+    }
+
+    #[inline(always)]
+    fn reply(ctx: &XdpContext, config: &XdpConfig, ip: &Ipv4Hdr, l4: usize) -> Option<ReplyRecord> {
+        reply(ctx, config, ip, l4)
+    }
+
+    #[inline(always)]
+    fn quoted(
+        ctx: &XdpContext,
+        config: &XdpConfig,
+        quoted_ip: &Ipv4Hdr,
+        quoted_l4: usize,
+    ) -> Quote {
+        if quoted_ip.protocol != ip_proto::SCTP {
+            return Quote::Other;
+        }
+        let Some(quoted) = ptr_at::<QuotedL4>(ctx, quoted_l4) else {
+            return Quote::Other;
+        };
+        let quoted = unsafe { &*quoted };
+        match quotes_our_probe(config, quoted_ip, quoted) {
+            true => Quote::Ours(u16::from_be(quoted.dest)),
+            false => Quote::Forged,
+        }
+    }
+}
 
 #[inline(always)]
 fn cookie(config: &XdpConfig, source: u32, target: u32, port: u16) -> Cookie {
@@ -26,12 +66,7 @@ fn cookie(config: &XdpConfig, source: u32, target: u32, port: u16) -> Cookie {
 }
 
 #[inline(always)]
-pub fn classify(
-    ctx: &XdpContext,
-    config: &XdpConfig,
-    ip: &Ipv4Hdr,
-    l4: usize,
-) -> Option<ReplyRecord> {
+fn reply(ctx: &XdpContext, config: &XdpConfig, ip: &Ipv4Hdr, l4: usize) -> Option<ReplyRecord> {
     let sctp: *const SctpHdr = ptr_at(ctx, l4)?;
     let sctp = unsafe { &*sctp };
     if sctp.chunk_type != sctp_chunk::INIT_ACK && sctp.chunk_type != sctp_chunk::ABORT {
@@ -53,7 +88,7 @@ pub fn classify(
 /// Whether the first 8 bytes of an SCTP packet an ICMP error quotes, and the quoted IP ID, are
 /// our probe's (an INIT's verification tag is 0, so the tag is not checked).
 #[inline(always)]
-pub fn quotes_our_probe(config: &XdpConfig, quoted_ip: &Ipv4Hdr, quoted: &QuotedL4) -> bool {
+fn quotes_our_probe(config: &XdpConfig, quoted_ip: &Ipv4Hdr, quoted: &QuotedL4) -> bool {
     let cookie = cookie(
         config,
         quoted_ip.src(),

@@ -4,20 +4,55 @@ use aya_ebpf::programs::XdpContext;
 use scanner_common::{
     Counter, ReplyKind, ReplyRecord, XdpConfig,
     cookie::{Cookie, ProbeId},
+    family,
     wire::{ip_proto, tcp_flags},
 };
 
 use scanner_ebpf::headers::{Ipv4Hdr, QuotedL4, TcpHdr, ptr_at};
 
-use crate::record;
+use crate::{
+    family::{Family, Quote},
+    record,
+};
+
+pub struct TcpSyn;
+
+impl Family for TcpSyn {
+    const BIT: u32 = family::TCP;
+
+    #[inline(always)]
+    fn answers_in(protocol: u8) -> bool {
+        protocol == ip_proto::TCP
+    }
+
+    #[inline(always)]
+    fn reply(ctx: &XdpContext, config: &XdpConfig, ip: &Ipv4Hdr, l4: usize) -> Option<ReplyRecord> {
+        reply(ctx, config, ip, l4)
+    }
+
+    #[inline(always)]
+    fn quoted(
+        ctx: &XdpContext,
+        config: &XdpConfig,
+        quoted_ip: &Ipv4Hdr,
+        quoted_l4: usize,
+    ) -> Quote {
+        if quoted_ip.protocol != ip_proto::TCP {
+            return Quote::Other;
+        }
+        let Some(quoted) = ptr_at::<QuotedL4>(ctx, quoted_l4) else {
+            return Quote::Other;
+        };
+        let quoted = unsafe { &*quoted };
+        match quotes_our_syn(config, quoted_ip.src(), quoted_ip.dst(), quoted) {
+            true => Quote::Ours(u16::from_be(quoted.dest)),
+            false => Quote::Forged,
+        }
+    }
+}
 
 #[inline(always)]
-pub fn classify(
-    ctx: &XdpContext,
-    config: &XdpConfig,
-    ip: &Ipv4Hdr,
-    l4: usize,
-) -> Option<ReplyRecord> {
+fn reply(ctx: &XdpContext, config: &XdpConfig, ip: &Ipv4Hdr, l4: usize) -> Option<ReplyRecord> {
     let tcp: *const TcpHdr = ptr_at(ctx, l4)?;
     let tcp = unsafe { &*tcp };
     let flags = tcp.flags;
@@ -57,7 +92,7 @@ pub fn classify(
 
 /// Whether the first 8 bytes of a TCP header an ICMP error quotes are our SYN's.
 #[inline(always)]
-pub fn quotes_our_syn(config: &XdpConfig, source: u32, target: u32, quoted: &QuotedL4) -> bool {
+fn quotes_our_syn(config: &XdpConfig, source: u32, target: u32, quoted: &QuotedL4) -> bool {
     let cookie = Cookie::of(
         &config.key,
         &ProbeId {

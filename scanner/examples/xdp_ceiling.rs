@@ -76,6 +76,7 @@ fn main() {
         args.target,
         args.port,
         Cookie::of(&Default::default(), &id),
+        0,
     );
     frame.truncate(len);
 

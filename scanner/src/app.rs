@@ -44,6 +44,7 @@ use crate::{
         ip_proto::IpProto,
         sctp::{Checksum, Chunk, Sctp},
         tcp_syn::TcpSyn,
+        udp::Udp,
     },
     rate,
     report::{
@@ -161,6 +162,16 @@ pub fn run(mut cli: Cli) -> Result<ExitCode> {
                 addrs,
                 chunk,
                 sctp_checksum(&cli),
+                source_ports.base,
+                source_ports.mask,
+            );
+            let options = scan_options(&cli, &plan, interface, addrs, source_ports, &probe);
+            scan(&cli, &plan, probe, space, &options, None, &stages)
+        }
+        ScanKind::Udp => {
+            let probe = Udp::new(
+                addrs,
+                plan.payloads.clone(),
                 source_ports.base,
                 source_ports.mask,
             );

@@ -283,6 +283,12 @@ pub struct Cli {
           value_parser = ["auto", "nmap-7.93", "nmap-7.94"])]
     pub os_db_dialect: String,
 
+    /// The UDP payloads for -sU, in nmap-payloads format [default:
+    /// /usr/share/nmap/nmap-payloads when present, else the scanner's own for the common
+    /// services].
+    #[arg(long, value_name = "FILE")]
+    pub payloads: Option<PathBuf>,
+
     /// With -O: print the closest matches even when none is exact (nmap's --osscan-guess).
     #[arg(long, alias = "fuzzy", requires = "os_detection")]
     pub osscan_guess: bool,
@@ -354,6 +360,8 @@ pub enum ScanType {
     SctpInit,
     /// -sZ
     SctpCookieEcho,
+    /// -sU
+    Udp,
 }
 
 fn parse_scan_type(s: &str) -> Result<ScanType, String> {
@@ -362,8 +370,9 @@ fn parse_scan_type(s: &str) -> Result<ScanType, String> {
         "O" => Ok(ScanType::IpProto),
         "Y" => Ok(ScanType::SctpInit),
         "Z" => Ok(ScanType::SctpCookieEcho),
+        "U" => Ok(ScanType::Udp),
         other => Err(format!(
-            "-s{other} is not a supported scan type (supported: -sS, -sO, -sY, -sZ)"
+            "-s{other} is not a supported scan type (supported: -sS, -sU, -sO, -sY, -sZ)"
         )),
     }
 }

@@ -22,7 +22,7 @@ use crate::verdict::Proto;
 pub type Body = fn(&[u8]);
 
 /// Every target: its name (the file under `fuzz/fuzz_targets/` and the corpus folder) and body.
-pub const TARGETS: [(&str, Body); 10] = [
+pub const TARGETS: [(&str, Body); 11] = [
     ("target_spec", target_spec),
     ("target_file", target_file),
     ("port_list", port_list),
@@ -33,7 +33,32 @@ pub const TARGETS: [(&str, Body); 10] = [
     ("services", services),
     ("merge", merge),
     ("checkpoint", checkpoint),
+    ("payloads", payloads),
 ];
+
+/// An nmap-payloads file (-sU): it parses or is refused with its line; what parses gives
+/// every port DNS-shaped queries on the DNS ports and payloads that fit a datagram.
+pub fn payloads(data: &[u8]) {
+    use crate::probe::udp::{Payloads, payloads::MAX_PAYLOAD};
+    use scanner_common::udp;
+    match Payloads::parse(&String::from_utf8_lossy(data)) {
+        Ok(payloads) => {
+            for port in [0, 7, 53, 161, 5353, u16::MAX] {
+                for attempt in 0..3 {
+                    let payload = payloads.get(port, attempt).1;
+                    assert!(payload.len() <= MAX_PAYLOAD);
+                    if udp::carries_dns_id(port) {
+                        assert!(payload.len() >= udp::DNS_HEADER_LEN);
+                    }
+                }
+            }
+        }
+        Err(err) => {
+            assert!(err.line >= 1);
+            assert!(!err.to_string().contains('\n'), "one line: {err}");
+        }
+    }
+}
 
 /// A checkpoint file (`--resume`) and the lines of its results journal: a checkpoint that
 /// parses writes back to itself, and its places either are places of a walk or are refused.

@@ -2,7 +2,10 @@
 //! anything is attached or sent — targets, ports, scan type, stages (discovery, port scan, OS
 //! detection), speed and outputs. [`crate::app`] runs the stages from it.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 mod shard;
 
@@ -16,6 +19,7 @@ use crate::{
         sinks::{Format, OutputSpec},
         xml,
     },
+    probe::udp::{Payloads, payloads::NMAP_PAYLOADS},
     report::ScanKind,
     route,
     services::Services,
@@ -65,6 +69,8 @@ pub struct Plan {
     /// The targets after exclusions, the blocklist and the allowlist; never empty.
     pub targets: TargetSet,
     pub ports: PortList,
+    /// -sU's payloads (empty for the other scans).
+    pub payloads: Arc<Payloads>,
     pub stages: Stages,
     pub speed: Speed,
     /// `--gateway-mac`: the next hop's MAC address, instead of asking the kernel.
@@ -92,6 +98,10 @@ impl Plan {
             false => None,
         };
         let ports = ports(cli, kind.proto())?;
+        let payloads = Arc::new(match kind {
+            ScanKind::Udp => udp_payloads(cli)?,
+            _ => Payloads::none(),
+        });
         let discovery = match &cli.sctp_ping {
             Some(spec) => Some(PortList::parse_for(spec, Proto::Sctp).map_err(input_error)?),
             None => None,
@@ -108,6 +118,7 @@ impl Plan {
             kind,
             targets,
             ports,
+            payloads,
             stages: Stages { discovery, os },
             speed,
             gateway_mac,
@@ -125,6 +136,7 @@ fn scan_kind(scan_type: ScanType) -> ScanKind {
         ScanType::IpProto => ScanKind::IpProto,
         ScanType::SctpInit => ScanKind::SctpInit,
         ScanType::SctpCookieEcho => ScanKind::SctpCookieEcho,
+        ScanType::Udp => ScanKind::Udp,
     }
 }
 
@@ -171,6 +183,20 @@ fn os_database(cli: &Cli) -> Result<OsDb> {
         .map_err(|err| input_error(format!("--os-db {}: {err}", path.display())))
 }
 
+/// -sU's payloads: --payloads FILE, nmap's file when installed, or the built-in ones. A file
+/// is read before anything is sent, so a bad one costs no scan.
+fn udp_payloads(cli: &Cli) -> Result<Payloads> {
+    let path = match &cli.payloads {
+        Some(path) => path.clone(),
+        None if Path::new(NMAP_PAYLOADS).exists() => PathBuf::from(NMAP_PAYLOADS),
+        None => return Ok(Payloads::builtin()),
+    };
+    let text = std::fs::read(&path)
+        .map_err(|err| input_error(format!("cannot read --payloads {}: {err}", path.display())))?;
+    Payloads::parse(&String::from_utf8_lossy(&text))
+        .map_err(|err| input_error(format!("UDP payloads {}: {err}", path.display())))
+}
+
 /// -p, or nmap's defaults for the scan's protocol.
 fn ports(cli: &Cli, proto: Proto) -> Result<PortList> {
     let services = Services::load();
@@ -193,7 +219,7 @@ fn ports(cli: &Cli, proto: Proto) -> Result<PortList> {
                 true => FAST_TOP_PORTS,
                 false => DEFAULT_TOP_PORTS,
             };
-            Ok(match services.top_tcp_ports(count) {
+            Ok(match services.top_ports(proto, count) {
                 Some(top) => top.into_iter().collect(),
                 None => (1..=1024).collect(),
             })

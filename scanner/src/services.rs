@@ -31,6 +31,30 @@ const EMBEDDED_TCP: &[(u16, &str)] = &[
     (8080, "http-proxy"),
 ];
 
+/// Nmap's names of the common UDP services.
+const EMBEDDED_UDP: &[(u16, &str)] = &[
+    (7, "echo"),
+    (53, "domain"),
+    (67, "dhcps"),
+    (68, "dhcpc"),
+    (69, "tftp"),
+    (111, "rpcbind"),
+    (123, "ntp"),
+    (137, "netbios-ns"),
+    (138, "netbios-dgm"),
+    (161, "snmp"),
+    (162, "snmptrap"),
+    (500, "isakmp"),
+    (514, "syslog"),
+    (520, "route"),
+    (1434, "ms-sql-m"),
+    (1900, "upnp"),
+    (3478, "stun"),
+    (4500, "nat-t-ike"),
+    (5353, "zeroconf"),
+    (11211, "memcache"),
+];
+
 /// Well-known SCTP ports (IANA), scanned by -sY/-sZ without -p when nmap's file is missing.
 const EMBEDDED_SCTP: &[(u16, &str)] = &[
     (7, "echo"),
@@ -101,8 +125,9 @@ const EMBEDDED_SCTP: &[(u16, &str)] = &[
 
 pub struct Services {
     names: HashMap<(Proto, u16), String>,
-    /// TCP ports by descending open frequency (empty without nmap's file).
+    /// TCP and UDP ports by descending open frequency (empty without nmap's file).
     tcp_by_frequency: Vec<u16>,
+    udp_by_frequency: Vec<u16>,
     /// The "services" of the IP protocol scan.
     protocols: Protocols,
 }
@@ -136,15 +161,20 @@ impl Services {
         let tcp = EMBEDDED_TCP
             .iter()
             .map(|&(port, name)| (Proto::Tcp, port, name));
+        let udp = EMBEDDED_UDP
+            .iter()
+            .map(|&(port, name)| (Proto::Udp, port, name));
         let sctp = EMBEDDED_SCTP
             .iter()
             .map(|&(port, name)| (Proto::Sctp, port, name));
         Self {
             names: tcp
+                .chain(udp)
                 .chain(sctp)
                 .map(|(proto, port, name)| ((proto, port), name.to_owned()))
                 .collect(),
             tcp_by_frequency: Vec::new(),
+            udp_by_frequency: Vec::new(),
             protocols: Protocols::embedded(),
         }
     }
@@ -156,7 +186,8 @@ impl Services {
     /// Lines look like `http\t80/tcp\t0.484143\t# World Wide Web HTTP`.
     pub fn parse(text: &str) -> Self {
         let mut names = HashMap::new();
-        let mut ranked = Vec::new();
+        let mut tcp_ranked = Vec::new();
+        let mut udp_ranked = Vec::new();
         for line in text.lines() {
             let mut fields = line.split_whitespace();
             let (Some(name), Some(port_proto)) = (fields.next(), fields.next()) else {
@@ -178,15 +209,21 @@ impl Services {
             names
                 .entry((proto, port))
                 .or_insert_with(|| name.to_owned());
-            if proto == Proto::Tcp {
-                ranked.push((frequency, port));
+            match proto {
+                Proto::Tcp => tcp_ranked.push((frequency, port)),
+                Proto::Udp => udp_ranked.push((frequency, port)),
+                _ => {}
             }
         }
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        ranked.dedup_by_key(|&mut (_, port)| port);
+        let by_frequency = |mut ranked: Vec<(f64, u16)>| -> Vec<u16> {
+            ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            ranked.dedup_by_key(|&mut (_, port)| port);
+            ranked.into_iter().map(|(_, port)| port).collect()
+        };
         Self {
             names,
-            tcp_by_frequency: ranked.into_iter().map(|(_, port)| port).collect(),
+            tcp_by_frequency: by_frequency(tcp_ranked),
+            udp_by_frequency: by_frequency(udp_ranked),
             protocols: Protocols::embedded(),
         }
     }
@@ -215,8 +252,17 @@ impl Services {
 
     /// Nmap's default port list: the `count` most frequently open TCP ports, when known.
     pub fn top_tcp_ports(&self, count: usize) -> Option<Vec<u16>> {
-        (!self.tcp_by_frequency.is_empty())
-            .then(|| self.tcp_by_frequency.iter().copied().take(count).collect())
+        self.top_ports(Proto::Tcp, count)
+    }
+
+    /// The `count` most frequently open ports of `proto` (TCP or UDP), when known.
+    pub fn top_ports(&self, proto: Proto, count: usize) -> Option<Vec<u16>> {
+        let by_frequency = match proto {
+            Proto::Tcp => &self.tcp_by_frequency,
+            Proto::Udp => &self.udp_by_frequency,
+            _ => return None,
+        };
+        (!by_frequency.is_empty()).then(|| by_frequency.iter().copied().take(count).collect())
     }
 }
 
@@ -244,6 +290,8 @@ mod tests {
         assert_eq!(services.name(Proto::Tcp, 23), "unknown");
         assert_eq!(services.top_tcp_ports(2), Some(vec![80, 22]));
         assert_eq!(services.top_tcp_ports(10), Some(vec![80, 22, 81]));
+        assert_eq!(services.top_ports(Proto::Udp, 10), Some(vec![22]));
+        assert_eq!(services.name(Proto::Udp, 22), "foo");
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub enum Reason {
     ProtoResponse,
     InitAck,
     Abort,
+    /// A UDP datagram from the probed port.
+    UdpResponse,
     EchoReply,
     NetUnreach,
     HostUnreach,
@@ -126,6 +128,7 @@ impl Reason {
             Self::ProtoResponse => "proto-response",
             Self::InitAck => "init-ack",
             Self::Abort => "abort",
+            Self::UdpResponse => "udp-response",
             Self::EchoReply => "echo-reply",
             Self::NetUnreach => "net-unreach",
             Self::HostUnreach => "host-unreach",

@@ -25,5 +25,5 @@ pub const LAB_ALLOWLIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lab-allowl
 
 pub use lab::{
     Lab, LabConfig, NAMESPACE_PREFIX, NETNS_DIR, PortTruth, ResponderCounts, ResponderSettings,
-    SctpPeer, Truth, cleanup_stale, lab_namespaces, namespace_owner,
+    SctpPeer, Truth, UdpService, cleanup_stale, lab_namespaces, namespace_owner,
 };

@@ -30,6 +30,7 @@ const SYSTEM_SEEDS: &[(&str, &str)] = &[
     ("os_db", "/usr/share/nmap/nmap-os-db"),
     ("services", "/usr/share/nmap/nmap-services"),
     ("services", "/usr/share/nmap/nmap-protocols"),
+    ("payloads", "/usr/share/nmap/nmap-payloads"),
 ];
 
 #[derive(clap::Args, Debug)]

@@ -72,17 +72,18 @@ struct ScanInfo {
 }
 
 impl ScanInfo {
-    /// The state silence gives in this scan type (nmap's: -sS and -sY `filtered`, -sZ and
-    /// -sO `open|filtered`), and the protocol; `None` for a type merge does not know.
+    /// The state silence gives in this scan type (nmap's: -sS and -sY `filtered`, -sZ, -sO
+    /// and -sU `open|filtered`), and the protocol; `None` for a type merge does not know.
     fn silence(&self) -> Option<(PortState, Proto)> {
         let state = match self.kind.as_str() {
             "syn" | "sctpinit" => PortState::Filtered,
-            "sctpcookieecho" | "ipproto" => PortState::OpenFiltered,
+            "sctpcookieecho" | "ipproto" | "udp" => PortState::OpenFiltered,
             _ => return None,
         };
         let proto = match self.protocol.as_str() {
             "tcp" => Proto::Tcp,
             "sctp" => Proto::Sctp,
+            "udp" => Proto::Udp,
             "ip" => Proto::Ip,
             _ => return None,
         };

@@ -140,7 +140,14 @@ impl Probe for IpProto {
     }
 
     #[inline]
-    fn patch(&self, frame: &mut [u8], target: Ipv4Addr, port: u16, cookie: Cookie) -> usize {
+    fn patch(
+        &self,
+        frame: &mut [u8],
+        target: Ipv4Addr,
+        port: u16,
+        cookie: Cookie,
+        _attempt: u32,
+    ) -> usize {
         let protocol = port as u8;
         let template = &self.templates[usize::from(protocol)];
         let len = template.len;
@@ -271,7 +278,7 @@ mod tests {
     fn probe(scan: &IpProto, slot: &mut [u8], protocol: u8) -> (usize, Cookie) {
         let cookie = Cookie::of(&KEY, &scan.id(ADDRS.source_ip, TARGET, u16::from(protocol)));
         (
-            scan.patch(slot, TARGET, u16::from(protocol), cookie),
+            scan.patch(slot, TARGET, u16::from(protocol), cookie, 0),
             cookie,
         )
     }

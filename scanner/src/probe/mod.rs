@@ -5,6 +5,7 @@ pub mod ip_proto;
 pub mod ipv4;
 pub mod sctp;
 pub mod tcp_syn;
+pub mod udp;
 
 use std::net::Ipv4Addr;
 
@@ -43,9 +44,17 @@ pub trait Probe: Send + Sync {
     /// A complete frame for a probe, as long as the longest probe: what slots start with.
     fn template(&self) -> &[u8];
 
-    /// Turns a slot holding a probe of this scan into the probe to `target:port`; returns
-    /// the frame's length.
-    fn patch(&self, frame: &mut [u8], target: Ipv4Addr, port: u16, cookie: Cookie) -> usize;
+    /// Turns a slot holding a probe of this scan into the probe to `target:port`, sent for
+    /// the `attempt`th time (0 the first: a UDP port's payloads take turns); returns the
+    /// frame's length.
+    fn patch(
+        &self,
+        frame: &mut [u8],
+        target: Ipv4Addr,
+        port: u16,
+        cookie: Cookie,
+        attempt: u32,
+    ) -> usize;
 
     /// Nmap's verdict on a reply, or `None` when the reply says nothing about its port.
     fn verdict(&self, reply: &ReplyRecord) -> Option<Verdict>;

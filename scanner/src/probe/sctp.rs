@@ -137,7 +137,14 @@ impl Probe for Sctp {
     }
 
     #[inline]
-    fn patch(&self, frame: &mut [u8], target: Ipv4Addr, port: u16, cookie: Cookie) -> usize {
+    fn patch(
+        &self,
+        frame: &mut [u8],
+        target: Ipv4Addr,
+        port: u16,
+        cookie: Cookie,
+        _attempt: u32,
+    ) -> usize {
         let len = self.template.len();
         let frame = &mut frame[..len];
         let tag = cookie.tcp_seq().to_be_bytes();
@@ -220,7 +227,7 @@ mod tests {
         let key = Key { k0: 7, k1: 11 };
         let cookie = Cookie::of(&key, &scan.id(ADDRS.source_ip, TARGET, 80));
         let mut frame = scan.template().to_vec();
-        let len = scan.patch(&mut frame, TARGET, 80, cookie);
+        let len = scan.patch(&mut frame, TARGET, 80, cookie, 0);
         frame.truncate(len);
         (frame, cookie)
     }

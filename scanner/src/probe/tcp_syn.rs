@@ -80,7 +80,14 @@ impl Probe for TcpSyn {
     }
 
     #[inline]
-    fn patch(&self, frame: &mut [u8], target: Ipv4Addr, port: u16, cookie: Cookie) -> usize {
+    fn patch(
+        &self,
+        frame: &mut [u8],
+        target: Ipv4Addr,
+        port: u16,
+        cookie: Cookie,
+        _attempt: u32,
+    ) -> usize {
         let frame: &mut [u8; FRAME_LEN] = (&mut frame[..FRAME_LEN]).try_into().expect("slot");
         let dst = u32::from(target);
         let sport = cookie.source_port(self.port_base, self.port_mask);
@@ -153,7 +160,7 @@ mod tests {
             },
         );
         let mut frame = syn.template().to_vec();
-        syn.patch(&mut frame, target, port, cookie);
+        syn.patch(&mut frame, target, port, cookie, 0);
         (frame, cookie)
     }
 
@@ -165,7 +172,7 @@ mod tests {
         for (i, port) in [0u16, 1, 22, 80, 443, 8080, 65535].into_iter().enumerate() {
             let target = Ipv4Addr::new(198, 18, 128 + i as u8, 255 - i as u8);
             let (fresh, cookie) = probe_to(&syn, target, port);
-            syn.patch(&mut slot, target, port, cookie);
+            syn.patch(&mut slot, target, port, cookie, 0);
             assert_eq!(
                 slot, fresh,
                 "patching a used slot equals patching the template"

@@ -24,6 +24,7 @@ pub enum ScanKind {
     IpProto,
     SctpInit,
     SctpCookieEcho,
+    Udp,
 }
 
 impl ScanKind {
@@ -34,6 +35,7 @@ impl ScanKind {
             Self::IpProto => "-sO",
             Self::SctpInit => "-sY",
             Self::SctpCookieEcho => "-sZ",
+            Self::Udp => "-sU",
         }
     }
 
@@ -44,6 +46,7 @@ impl ScanKind {
             Self::IpProto => "ipproto",
             Self::SctpInit => "sctpinit",
             Self::SctpCookieEcho => "sctpcookieecho",
+            Self::Udp => "udp",
         }
     }
 
@@ -52,6 +55,7 @@ impl ScanKind {
             Self::Syn => Proto::Tcp,
             Self::IpProto => Proto::Ip,
             Self::SctpInit | Self::SctpCookieEcho => Proto::Sctp,
+            Self::Udp => Proto::Udp,
         }
     }
 }

@@ -1130,7 +1130,7 @@ fn describes_a_syn_probe_like_nmap() {
             proto: 6,
         },
     );
-    probe.patch(&mut frame, target, 80, cookie);
+    probe.patch(&mut frame, target, 80, cookie, 0);
     let line = Frame(&frame).to_string();
     let expected = format!(
         "TCP 198.18.0.1:40000 > 198.18.128.5:80 S ttl=64 id={} iplen=44  seq={} win=1024 <mss 1460>",

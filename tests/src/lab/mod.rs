@@ -22,6 +22,7 @@ mod responder;
 mod sctp_peer;
 mod signal;
 mod snmp;
+mod udp;
 
 use std::{
     ffi::OsStr,
@@ -40,6 +41,7 @@ pub use netns::{NETNS_DIR, PREFIX as NAMESPACE_PREFIX};
 pub use responder::{Responder, ResponderSettings};
 pub use scanner_common::responder::{Counts as ResponderCounts, Truth};
 pub use sctp_peer::SctpPeer;
+pub use udp::UdpService;
 
 /// What the target does on which TCP port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +70,12 @@ pub struct LabConfig {
     /// More scanner namespaces (at most [`Lab::MAX_EXTRA_SCANNERS`]), each with a veth of its
     /// own to the same target: the machines of a sharded scan (see [`Lab::extra_scanner_ns`]).
     pub extra_scanners: u8,
+    /// UDP services of the target's own address (every other UDP port is closed: ICMP port
+    /// unreachable).
+    pub udp_services: Vec<(u16, UdpService)>,
+    /// UDP ports nftables drops, and rejects with ICMP 3/13.
+    pub dropped_udp_ports: Vec<u16>,
+    pub rejected_udp_ports: Vec<u16>,
 }
 
 impl Default for LabConfig {
@@ -84,6 +92,9 @@ impl Default for LabConfig {
             responder: None,
             target_sysctls: Vec::new(),
             extra_scanners: 0,
+            udp_services: Vec::new(),
+            dropped_udp_ports: Vec::new(),
+            rejected_udp_ports: Vec::new(),
         }
     }
 }
@@ -137,6 +148,9 @@ impl LabConfig {
             responder: Some(settings),
             target_sysctls: Vec::new(),
             extra_scanners: 0,
+            udp_services: Vec::new(),
+            dropped_udp_ports: Vec::new(),
+            rejected_udp_ports: Vec::new(),
         }
     }
 
@@ -212,6 +226,7 @@ pub struct Lab {
     extra_scanner_ns: Vec<String>,
     config: LabConfig,
     listeners: Option<listen::Listeners>,
+    udp_servers: Option<udp::UdpServers>,
     queues: u32,
     responder: Option<Responder>,
     /// The settings of the responder started last (its ground truth).
@@ -254,6 +269,7 @@ impl Lab {
                 .collect(),
             config,
             listeners: None,
+            udp_servers: None,
             queues: veth_queues(),
             responder: None,
             responder_settings: None,
@@ -413,9 +429,12 @@ impl Lab {
                 dropped_protocols: &self.config.dropped_protocols,
                 dropped_sctp_ports: &self.config.dropped_sctp_ports,
                 rejected_protocols: &self.config.rejected_protocols,
+                dropped_udp_ports: &self.config.dropped_udp_ports,
+                rejected_udp_ports: &self.config.rejected_udp_ports,
             },
         )?;
         self.listeners = Some(listen::Listeners::open(&t, &self.config.open_ports)?);
+        self.udp_servers = Some(udp::UdpServers::open(&t, &self.config.udp_services)?);
         for (k, ns) in (1..).zip(self.extra_scanner_ns.clone()) {
             self.configure_extra_scanner(k, &ns)
                 .with_context(|| format!("extra scanner {ns}"))?;
@@ -565,6 +584,7 @@ impl Lab {
     /// end destroys the veth pair, so the scanner's vs0 disappears too. Returns once it has.
     pub fn delete_target_ns(&mut self) -> Result<()> {
         self.listeners = None;
+        self.udp_servers = None;
         self.responder = None;
         netns::del(&self.target_ns)?;
         let deadline = Instant::now() + cmd::TIMEOUT;
@@ -673,6 +693,7 @@ impl Lab {
         self.torn_down = true;
         // Sockets and processes keep a namespace alive: close and stop them first.
         self.listeners = None;
+        self.udp_servers = None;
         self.responder = None;
         let names: Vec<String> = self.namespaces().iter().map(|ns| ns.to_string()).collect();
         for ns in &names {

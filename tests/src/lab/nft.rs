@@ -21,6 +21,9 @@ pub struct Filters<'a> {
     /// SCTP ports.
     pub dropped_sctp_ports: &'a [u16],
     pub rejected_protocols: &'a [u8],
+    /// UDP ports.
+    pub dropped_udp_ports: &'a [u16],
+    pub rejected_udp_ports: &'a [u16],
 }
 
 /// The ruleset for `nft -f -`, or `None` when nothing is filtered.
@@ -36,6 +39,15 @@ pub fn ruleset(filters: &Filters<'_>) -> Option<String> {
     }
     if !filters.rejected_ports.is_empty() {
         rules += &format!("\t\ttcp dport {} {REJECT}\n", set(filters.rejected_ports));
+    }
+    if !filters.dropped_udp_ports.is_empty() {
+        rules += &format!("\t\tudp dport {} drop\n", set(filters.dropped_udp_ports));
+    }
+    if !filters.rejected_udp_ports.is_empty() {
+        rules += &format!(
+            "\t\tudp dport {} {REJECT}\n",
+            set(filters.rejected_udp_ports)
+        );
     }
     if !filters.dropped_sctp_ports.is_empty() {
         rules += &format!("\t\tsctp dport {} drop\n", set(filters.dropped_sctp_ports));

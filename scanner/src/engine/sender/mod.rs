@@ -185,15 +185,17 @@ impl<P: Probe> SendJob<P> {
         }
     }
 
-    /// Writes the probe `index` into slot `slot`; returns 1 (the slot is used) or 0 (the index
-    /// is outside the space).
+    /// Writes the probe `index`, sent for the `attempt`th time, into slot `slot`; returns 1
+    /// (the slot is used) or 0 (the index is outside the space).
     #[inline]
-    fn fill<S: FrameSender>(&self, sender: &mut S, slot: usize, index: u64) -> usize {
+    fn fill<S: FrameSender>(&self, sender: &mut S, slot: usize, index: u64, attempt: u32) -> usize {
         let Some((target, port)) = self.space.probe(index) else {
             return 0;
         };
         let cookie = Cookie::of(&self.key, &self.probe.id(self.source_ip, target, port));
-        let len = self.probe.patch(sender.slot(slot), target, port, cookie);
+        let len = self
+            .probe
+            .patch(sender.slot(slot), target, port, cookie, attempt);
         sender.set_len(slot, len);
         1
     }

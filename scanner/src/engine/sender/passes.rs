@@ -42,6 +42,8 @@ struct Pass {
     /// Skip answered probes: in retries, and in a resumed first pass (the replies to what
     /// was sent before are known).
     skip_answered: bool,
+    /// How many times the pass's probes were sent before (0 in the first pass).
+    attempt: u32,
 }
 
 impl<P: Probe> SendJob<P> {
@@ -111,6 +113,7 @@ impl<P: Probe> SendJob<P> {
                     limit: retry.then(|| report.walked_per_thread[thread]),
                     from: from[thread],
                     skip_answered: retry || resuming,
+                    attempt: report.per_pass.len() as u32,
                 };
                 self.send_part(sender, thread, pass, &faulted)
             })?;
@@ -213,7 +216,7 @@ impl<P: Probe> SendJob<P> {
             if pass.skip_answered && self.answered.contains(index) {
                 continue;
             }
-            filled += self.fill(sender, filled, index);
+            filled += self.fill(sender, filled, index, pass.attempt);
             if filled == batch {
                 result = self.flush_batch(sender, &mut pacer, filled, first_pass);
                 filled = 0;

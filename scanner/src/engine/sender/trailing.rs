@@ -191,7 +191,7 @@ impl<P: Probe> SendJob<P> {
                         cursor.decided(resend);
                     }
                     if resend {
-                        filled += self.fill(sender, filled, index);
+                        filled += self.fill(sender, filled, index, k as u32 + 1);
                         sent.per_cursor[k + 1] += 1;
                     }
                 }
@@ -199,7 +199,7 @@ impl<P: Probe> SendJob<P> {
             let from_trailing = filled;
             while filled < batch && !lead_done {
                 match lead.next() {
-                    Some(index) => filled += self.fill(sender, filled, index),
+                    Some(index) => filled += self.fill(sender, filled, index, 0),
                     None => lead_done = true,
                 }
             }
