@@ -66,9 +66,10 @@ impl Journal {
     }
 }
 
-/// A journal line's result; the error says what is wrong with it.
-pub fn parse_line(line: &str) -> Result<ScanResult, serde_json::Error> {
-    serde_json::from_str(line)
+/// A journal line's result; the error says what is wrong with it, in one line (escaped: it may
+/// quote the line's own bytes).
+pub fn parse_line(line: &str) -> Result<ScanResult, String> {
+    serde_json::from_str(line).map_err(|err| err.to_string().escape_debug().to_string())
 }
 
 /// The results of the first `bytes` bytes of the journal at `path`, in the order they were

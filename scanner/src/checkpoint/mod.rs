@@ -143,13 +143,18 @@ impl PlanId {
     }
 }
 
+fn corrupt(path: &Path, err: &serde_json::Error) -> CheckpointError {
+    CheckpointError::Corrupt(path.to_owned(), err.to_string().escape_debug().to_string())
+}
+
 /// Why a checkpoint cannot be resumed; each a line that names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     #[error("cannot read the checkpoint {0}: {1}")]
     Read(PathBuf, io::Error),
+    /// The parser's complaint, escaped: it may quote the file's bytes, newlines among them.
     #[error("{0} is not a checkpoint of this scanner (truncated or corrupt?): {1}")]
-    Corrupt(PathBuf, serde_json::Error),
+    Corrupt(PathBuf, String),
     #[error(
         "{path} is a checkpoint of version {found}, which this scanner does not know (it reads {VERSION})"
     )]
@@ -176,15 +181,15 @@ impl Checkpoint {
         struct Versioned {
             version: u32,
         }
-        let versioned: Versioned = serde_json::from_slice(text)
-            .map_err(|err| CheckpointError::Corrupt(path.to_owned(), err))?;
+        let versioned: Versioned =
+            serde_json::from_slice(text).map_err(|err| corrupt(path, &err))?;
         if versioned.version != VERSION {
             return Err(CheckpointError::Version {
                 path: path.to_owned(),
                 found: versioned.version,
             });
         }
-        serde_json::from_slice(text).map_err(|err| CheckpointError::Corrupt(path.to_owned(), err))
+        serde_json::from_slice(text).map_err(|err| corrupt(path, &err))
     }
 
     /// Writes the checkpoint to `path` so that a crash at any moment leaves either the old one

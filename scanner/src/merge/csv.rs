@@ -7,6 +7,11 @@ use super::{Input, Merged};
 pub fn merge(inputs: &[Input], out: &mut Vec<u8>) -> Result<Merged, String> {
     let mut header: Option<(csv::StringRecord, &str)> = None;
     let mut seen: HashSet<Vec<String>> = HashSet::new();
+    // A header as its line, escaped: a column may hold a newline.
+    let columns = |record: &csv::StringRecord| {
+        let line = record.iter().collect::<Vec<_>>().join(",");
+        line.escape_debug().to_string()
+    };
     let mut merged = Merged::default();
     let mut writer = csv::Writer::from_writer(Vec::new());
     for input in inputs {
@@ -25,8 +30,8 @@ pub fn merge(inputs: &[Input], out: &mut Vec<u8>) -> Result<Merged, String> {
                     "{}: its columns ({}) are not those of {name} ({}): merge joins files of one \
                      --output-fields",
                     input.name,
-                    fields.iter().collect::<Vec<_>>().join(","),
-                    first.iter().collect::<Vec<_>>().join(",")
+                    columns(&fields),
+                    columns(first)
                 ));
             }
             Some(_) => {}
