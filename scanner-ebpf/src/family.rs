@@ -5,7 +5,7 @@
 
 use aya_ebpf::programs::XdpContext;
 use scanner_common::{ReplyRecord, XdpConfig};
-use scanner_ebpf::headers::{IcmpHdr, Ipv4Hdr};
+use scanner_ebpf::headers::{IcmpHdr, Ipv4Hdr, QuotedL4, ptr_at};
 
 /// What an ICMP error's quoted datagram is to a family.
 pub enum Quote {
@@ -52,6 +52,29 @@ macro_rules! families {
             crate::udp::Udp
         )
     };
+}
+
+/// [`Family::quoted`] for a family whose probes have ports in `protocol`: the quoted first 8
+/// bytes of the transport header are its probe to their destination port if `ours` says so.
+#[inline(always)]
+pub fn quoted_ports(
+    ctx: &XdpContext,
+    quoted_ip: &Ipv4Hdr,
+    quoted_l4: usize,
+    protocol: u8,
+    ours: impl FnOnce(&QuotedL4) -> bool,
+) -> Quote {
+    if quoted_ip.protocol != protocol {
+        return Quote::Other;
+    }
+    let Some(quoted) = ptr_at::<QuotedL4>(ctx, quoted_l4) else {
+        return Quote::Other;
+    };
+    let quoted = unsafe { &*quoted };
+    match ours(quoted) {
+        true => Quote::Ours(u16::from_be(quoted.dest)),
+        false => Quote::Forged,
+    }
 }
 
 #[inline(always)]

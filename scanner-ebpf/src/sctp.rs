@@ -5,21 +5,20 @@ use aya_ebpf::programs::XdpContext;
 use scanner_common::{
     Counter, ReplyKind, ReplyRecord, XdpConfig,
     cookie::{Cookie, ProbeId},
-    family,
     wire::{ip_proto, sctp_chunk},
 };
 
 use scanner_ebpf::headers::{Ipv4Hdr, QuotedL4, SctpHdr, ptr_at};
 
 use crate::{
-    family::{Family, Quote},
+    family::{self, Family, Quote},
     record,
 };
 
 pub struct Sctp;
 
 impl Family for Sctp {
-    const BIT: u32 = family::SCTP;
+    const BIT: u32 = scanner_common::family::SCTP;
 
     #[inline(always)]
     fn answers_in(protocol: u8) -> bool {
@@ -38,17 +37,9 @@ impl Family for Sctp {
         quoted_ip: &Ipv4Hdr,
         quoted_l4: usize,
     ) -> Quote {
-        if quoted_ip.protocol != ip_proto::SCTP {
-            return Quote::Other;
-        }
-        let Some(quoted) = ptr_at::<QuotedL4>(ctx, quoted_l4) else {
-            return Quote::Other;
-        };
-        let quoted = unsafe { &*quoted };
-        match quotes_our_probe(config, quoted_ip, quoted) {
-            true => Quote::Ours(u16::from_be(quoted.dest)),
-            false => Quote::Forged,
-        }
+        family::quoted_ports(ctx, quoted_ip, quoted_l4, ip_proto::SCTP, |quoted| {
+            quotes_our_probe(config, quoted_ip, quoted)
+        })
     }
 }
 

@@ -4,21 +4,20 @@ use aya_ebpf::programs::XdpContext;
 use scanner_common::{
     Counter, ReplyKind, ReplyRecord, XdpConfig,
     cookie::{Cookie, ProbeId},
-    family,
     wire::{ip_proto, tcp_flags},
 };
 
 use scanner_ebpf::headers::{Ipv4Hdr, QuotedL4, TcpHdr, ptr_at};
 
 use crate::{
-    family::{Family, Quote},
+    family::{self, Family, Quote},
     record,
 };
 
 pub struct TcpSyn;
 
 impl Family for TcpSyn {
-    const BIT: u32 = family::TCP;
+    const BIT: u32 = scanner_common::family::TCP;
 
     #[inline(always)]
     fn answers_in(protocol: u8) -> bool {
@@ -37,17 +36,9 @@ impl Family for TcpSyn {
         quoted_ip: &Ipv4Hdr,
         quoted_l4: usize,
     ) -> Quote {
-        if quoted_ip.protocol != ip_proto::TCP {
-            return Quote::Other;
-        }
-        let Some(quoted) = ptr_at::<QuotedL4>(ctx, quoted_l4) else {
-            return Quote::Other;
-        };
-        let quoted = unsafe { &*quoted };
-        match quotes_our_syn(config, quoted_ip.src(), quoted_ip.dst(), quoted) {
-            true => Quote::Ours(u16::from_be(quoted.dest)),
-            false => Quote::Forged,
-        }
+        family::quoted_ports(ctx, quoted_ip, quoted_l4, ip_proto::TCP, |quoted| {
+            quotes_our_syn(config, quoted_ip.src(), quoted_ip.dst(), quoted)
+        })
     }
 }
 

@@ -6,14 +6,14 @@ use aya_ebpf::programs::XdpContext;
 use scanner_common::{
     Counter, ReplyKind, ReplyRecord, XdpConfig,
     cookie::{Cookie, ProbeId},
-    family, udp,
+    udp,
     wire::{UDP_HEADER_LEN, ip_proto},
 };
 
-use scanner_ebpf::headers::{Ipv4Hdr, QuotedL4, UdpHdr, ptr_at};
+use scanner_ebpf::headers::{Ipv4Hdr, UdpHdr, ptr_at};
 
 use crate::{
-    family::{Family, Quote},
+    family::{self, Family, Quote},
     record,
 };
 
@@ -28,7 +28,7 @@ fn cookie(config: &XdpConfig, source: u32, target: u32, port: u16) -> Cookie {
 }
 
 impl Family for Udp {
-    const BIT: u32 = family::UDP;
+    const BIT: u32 = scanner_common::family::UDP;
 
     #[inline(always)]
     fn answers_in(protocol: u8) -> bool {
@@ -69,20 +69,15 @@ impl Family for Udp {
         quoted_ip: &Ipv4Hdr,
         quoted_l4: usize,
     ) -> Quote {
-        if quoted_ip.protocol != ip_proto::UDP {
-            return Quote::Other;
-        }
-        let Some(quoted) = ptr_at::<QuotedL4>(ctx, quoted_l4) else {
-            return Quote::Other;
-        };
-        let quoted = unsafe { &*quoted };
-        let port = u16::from_be(quoted.dest);
-        let cookie = cookie(config, quoted_ip.src(), quoted_ip.dst(), port);
-        match u16::from_be(quoted.source) == cookie.source_port(config.port_base, config.port_mask)
-            && u16::from_be(quoted_ip.id) == cookie.ip_id()
-        {
-            true => Quote::Ours(port),
-            false => Quote::Forged,
-        }
+        family::quoted_ports(ctx, quoted_ip, quoted_l4, ip_proto::UDP, |quoted| {
+            let cookie = cookie(
+                config,
+                quoted_ip.src(),
+                quoted_ip.dst(),
+                u16::from_be(quoted.dest),
+            );
+            u16::from_be(quoted.source) == cookie.source_port(config.port_base, config.port_mask)
+                && u16::from_be(quoted_ip.id) == cookie.ip_id()
+        })
     }
 }

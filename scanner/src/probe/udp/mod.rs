@@ -15,7 +15,7 @@ use scanner_common::{
     checksum::Sum,
     cookie::{Cookie, ProbeId},
     family, udp,
-    wire::{IPV4_HEADER_LEN, UDP_HEADER_LEN, icmp::unreach, ip_proto},
+    wire::{IPV4_HEADER_LEN, UDP_HEADER_LEN, ip_proto},
 };
 
 pub use self::payloads::Payloads;
@@ -168,7 +168,6 @@ impl Probe for Udp {
                     Reason::PortUnreach if from_target => PortState::Closed,
                     _ => PortState::Filtered,
                 };
-                debug_assert!(reason != Reason::PortUnreach || reply.icmp_code == unreach::PORT);
                 Some(Verdict::new(state, reason))
             }
             _ => None,
